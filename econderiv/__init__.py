@@ -1,0 +1,11 @@
+"""econderiv: econometric likelihood models with exact derivatives.
+
+Every score and Hessian is derived by hand, checked numerically and plugged
+into statsmodels.
+"""
+
+from econderiv import datasets, special, testing
+
+__version__ = "0.1.0.dev0"
+
+__all__ = ["datasets", "special", "testing", "__version__"]

@@ -1,0 +1,207 @@
+"""Numerical checks of analytic derivatives.
+
+:func:`check_derivatives` compares an analytic gradient (and Hessian) with
+numerical differentiation at a set of points and reports the worst relative
+error; :func:`assert_derivatives` raises when it exceeds a tolerance. Every
+model of econderiv is tested with them.
+
+Numerical derivatives
+---------------------
+* ``"complex"``: the complex step ``Im f(x + i h e_k) / h`` with
+  ``h = 1e-20``, exact to rounding, for functions written with operations
+  that extend analytically to complex arguments.
+* ``"richardson"``: central differences at steps ``h, h/2, h/4, h/8``
+  combined by Richardson extrapolation (error ``O(h^8)``), for anything
+  else (``scipy.special.log_ndtr``, ``np.abs``, ... do not take complex
+  input).
+* ``"auto"`` (default): complex step if ``f`` accepts complex input and its
+  result agrees with a central difference, else Richardson.
+
+The Hessian is checked against the numerical Jacobian of the *analytic*
+gradient (so a check of the Hessian presupposes a passing gradient).
+
+Relative error is ``|analytic - numerical| / max(|numerical|, floor)``
+elementwise, with ``floor = 1e-8 * max(1, max|numerical|)`` so that entries
+that are zero do not divide by zero.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+
+__all__ = ["numerical_gradient", "numerical_jacobian", "check_derivatives",
+           "assert_derivatives", "DerivativeCheck"]
+
+
+def _richardson_jacobian(func, x, h=None):
+    """Jacobian of vector-valued ``func`` by extrapolated central differences."""
+    x = np.asarray(x, dtype=float)
+    f0 = np.atleast_1d(np.asarray(func(x), dtype=float))
+    jac = np.empty((f0.size, x.size))
+    base = 1e-3 if h is None else h
+    nsteps = 4
+    for k in range(x.size):
+        hk = base * max(1.0, abs(x[k]))
+        table = []
+        for j in range(nsteps):
+            step = hk / 2.0**j
+            e = np.zeros_like(x)
+            e[k] = step
+            fp = np.atleast_1d(np.asarray(func(x + e), dtype=float))
+            fm = np.atleast_1d(np.asarray(func(x - e), dtype=float))
+            table.append((fp - fm).ravel() / (2.0 * step))
+        # Richardson: eliminate h^2, h^4, h^6 successively.
+        for level in range(1, nsteps):
+            factor = 4.0**level
+            table = [(factor * table[i + 1] - table[i]) / (factor - 1.0)
+                     for i in range(len(table) - 1)]
+        jac[:, k] = table[0]
+    return jac
+
+
+def _complex_jacobian(func, x, h=1e-20):
+    x = np.asarray(x, dtype=float)
+    f0 = np.atleast_1d(np.asarray(func(x.astype(complex))))
+    jac = np.empty((f0.size, x.size))
+    for k in range(x.size):
+        xc = x.astype(complex)
+        xc[k] += 1j * h
+        jac[:, k] = np.atleast_1d(np.asarray(func(xc))).ravel().imag / h
+    return jac
+
+
+def _complex_ok(func, x) -> bool:
+    """True if ``func`` takes complex input and the complex step is sane."""
+    x = np.asarray(x, dtype=float)
+    try:
+        with np.errstate(all="ignore"):
+            jc = _complex_jacobian(func, x)
+    except Exception:
+        return False
+    if not np.all(np.isfinite(jc)):
+        return False
+    # A function that silently drops the imaginary part gives zeros.
+    jr = _richardson_jacobian(func, x)
+    scale = max(1.0, np.max(np.abs(jr)))
+    return bool(np.max(np.abs(jc - jr)) <= 1e-5 * scale)
+
+
+def numerical_jacobian(func: Callable, x, method: str = "auto") -> np.ndarray:
+    """Jacobian of ``func`` at ``x``: one row per output, one column per input."""
+    x = np.asarray(x, dtype=float)
+    if method == "auto":
+        method = "complex" if _complex_ok(func, x) else "richardson"
+    if method == "complex":
+        return _complex_jacobian(func, x)
+    if method == "richardson":
+        return _richardson_jacobian(func, x)
+    raise ValueError(f"method must be 'auto', 'complex' or 'richardson', got {method!r}")
+
+
+def numerical_gradient(func: Callable, x, method: str = "auto") -> np.ndarray:
+    """Gradient of scalar ``func`` at ``x`` (1-D, in the order of ``x``)."""
+    return numerical_jacobian(func, x, method=method)[0]
+
+
+def _rel_error(analytic, numerical) -> float:
+    a = np.asarray(analytic, dtype=float)
+    n = np.asarray(numerical, dtype=float)
+    if a.shape != n.shape:
+        raise ValueError(f"analytic derivative has shape {a.shape}, expected {n.shape}")
+    if not np.all(np.isfinite(a)):
+        return np.inf
+    floor = 1e-8 * max(1.0, float(np.max(np.abs(n))) if n.size else 1.0)
+    return float(np.max(np.abs(a - n) / np.maximum(np.abs(n), floor))) if n.size else 0.0
+
+
+@dataclass
+class DerivativeCheck:
+    """Result of :func:`check_derivatives`.
+
+    Attributes
+    ----------
+    grad_error, hess_error : float
+        Worst relative error over all points (``nan`` for the Hessian when
+        none was given).
+    worst_point : int
+        Index of the point with the worst error (gradient or Hessian).
+    method : str
+        The numerical method actually used for the gradient.
+    per_point : list of (grad_error, hess_error)
+    """
+
+    grad_error: float
+    hess_error: float
+    worst_point: int
+    method: str
+    per_point: list = field(default_factory=list)
+
+    @property
+    def max_error(self) -> float:
+        return float(np.nanmax([self.grad_error, self.hess_error]))
+
+    def __str__(self) -> str:
+        return (f"DerivativeCheck(method={self.method}, grad_error={self.grad_error:.3g}, "
+                f"hess_error={self.hess_error:.3g}, worst_point={self.worst_point})")
+
+
+def check_derivatives(f: Callable, grad: Callable, hess: Callable | None = None,
+                      points: Sequence | np.ndarray = (), method: str = "auto"
+                      ) -> DerivativeCheck:
+    """Compare analytic derivatives with numerical ones at several points.
+
+    Parameters
+    ----------
+    f : callable
+        Scalar function of a 1-D parameter vector.
+    grad : callable
+        Its analytic gradient, a 1-D array in parameter order.
+    hess : callable, optional
+        Its analytic Hessian, square, same order. Checked against the
+        numerical Jacobian of ``grad``.
+    points : sequence of 1-D arrays
+        Parameter vectors at which to compare.
+    method : {"auto", "complex", "richardson"}
+        Numerical differentiation (see module notes).
+
+    Returns
+    -------
+    DerivativeCheck
+    """
+    pts = [np.asarray(p, dtype=float) for p in points]
+    if not pts:
+        raise ValueError("points is empty: give at least one parameter vector")
+    per_point = []
+    used = method
+    for p in pts:
+        m = method
+        if m == "auto":
+            m = "complex" if _complex_ok(f, p) else "richardson"
+        used = m
+        g_num = numerical_gradient(f, p, method=m)
+        g_err = _rel_error(np.asarray(grad(p), dtype=float).ravel(), g_num)
+        h_err = np.nan
+        if hess is not None:
+            h_num = numerical_jacobian(grad, p, method=method)
+            h_num = 0.5 * (h_num + h_num.T)
+            h_err = _rel_error(np.asarray(hess(p), dtype=float), h_num)
+        per_point.append((g_err, h_err))
+    errs = np.array([[g, -np.inf if np.isnan(h) else h] for g, h in per_point])
+    worst = int(np.argmax(errs.max(axis=1)))
+    g_all = max(g for g, _ in per_point)
+    h_vals = [h for _, h in per_point if not np.isnan(h)]
+    return DerivativeCheck(g_all, max(h_vals) if h_vals else np.nan, worst, used, per_point)
+
+
+def assert_derivatives(f: Callable, grad: Callable, hess: Callable | None = None,
+                       points: Sequence | np.ndarray = (), method: str = "auto",
+                       rtol: float = 1e-6) -> DerivativeCheck:
+    """:func:`check_derivatives`, raising ``AssertionError`` above ``rtol``."""
+    res = check_derivatives(f, grad, hess, points, method=method)
+    if not res.max_error <= rtol:
+        raise AssertionError(f"analytic derivatives disagree with numerical ones: {res} "
+                             f"(rtol={rtol:g})")
+    return res

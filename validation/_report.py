@@ -1,0 +1,65 @@
+"""Side-by-side comparison rows for the validation report.
+
+Each ``validation/validate_*.py`` script defines ``run() -> list[Check]``;
+``run_all.py`` collects them, prints one table and exits non-zero if any
+check fails. A script can also be run alone (``python validation/x.py``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+
+@dataclass
+class Check:
+    """One published (or reference) number beside econderiv's.
+
+    ``ok`` is ``abs(computed - published) <= tol``. Use :meth:`printed` for a
+    number published rounded to some digits: the tolerance is then half a unit
+    in the last printed digit, i.e. econderiv's value rounds to the printed one.
+    """
+
+    source: str
+    quantity: str
+    published: float
+    computed: float
+    tol: float
+    shown: str = ""
+    note: str = ""
+
+    @classmethod
+    def printed(cls, source: str, quantity: str, published: str, computed: float,
+                note: str = "") -> "Check":
+        """Compare with a value printed as the string ``published`` (e.g. "-0.971")."""
+        text = published.strip().lower()
+        mantissa, _, exp = text.partition("e")
+        decimals = len(mantissa.split(".")[1]) if "." in mantissa else 0
+        unit = 10.0 ** (-decimals + (int(exp) if exp else 0))
+        return cls(source, quantity, float(published), float(computed),
+                   0.5 * unit * (1 + 1e-9), shown=published.strip(), note=note)
+
+    @property
+    def ok(self) -> bool:
+        return bool(math.isfinite(self.computed)
+                    and abs(self.computed - self.published) <= self.tol)
+
+
+def format_table(checks: list[Check]) -> str:
+    """Fixed-width table: source, quantity, published, econderiv, diff, ok."""
+    head = f"{'source':<28} {'quantity':<34} {'published':>14} {'econderiv':>22} {'|diff|':>10} {'tol':>9}  ok"
+    lines = [head, "-" * len(head)]
+    for c in checks:
+        pub = c.shown or f"{c.published:.10g}"
+        lines.append(
+            f"{c.source[:28]:<28} {c.quantity[:34]:<34} {pub:>14} {c.computed:>22.12g} "
+            f"{abs(c.computed - c.published):>10.2e} {c.tol:>9.1e}  {'yes' if c.ok else 'NO'}"
+            + (f"  ({c.note})" if c.note else ""))
+    return "\n".join(lines)
+
+
+def main(checks: list[Check]) -> int:
+    print(format_table(checks))
+    bad = [c for c in checks if not c.ok]
+    print(f"\n{len(checks) - len(bad)} of {len(checks)} checks agree")
+    return 1 if bad else 0
