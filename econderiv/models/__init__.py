@@ -1,0 +1,1 @@
+"""Model families: statsmodels adapters around exact derivative kernels."""
