@@ -27,6 +27,7 @@ that are zero do not divide by zero.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
@@ -77,7 +78,8 @@ def _complex_ok(func, x) -> bool:
     """True if ``func`` takes complex input and the complex step is sane."""
     x = np.asarray(x, dtype=float)
     try:
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", np.exceptions.ComplexWarning)
             jc = _complex_jacobian(func, x)
     except Exception:
         return False
