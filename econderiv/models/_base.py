@@ -41,6 +41,7 @@ __all__ = [
     "LRTest",
     "lr_test",
     "warn_boundary_rho",
+    "warn_perfect_prediction",
 ]
 
 
@@ -323,3 +324,50 @@ def warn_boundary_rho(rho: float, what: str = "rho", threshold: float = 0.99) ->
             "interior maximum (weak exclusion restrictions or a misspecified model). Try "
             "global_search=True, other start_params, or an exclusion restriction.",
             RuntimeWarning, stacklevel=3)
+
+
+def warn_perfect_prediction(y, x: np.ndarray, names: Sequence[str], yname: str) -> list[str]:
+    """Warn when a single regressor predicts a binary outcome perfectly.
+
+    For each non-constant column of ``x`` two cases are detected:
+
+    * complete separation: a threshold on the column splits the rows with
+      ``y = 0`` from those with ``y = 1`` (the MLE of its coefficient is
+      infinite);
+    * for columns with two distinct values (dummies), quasi-complete
+      separation: one of the two values occurs with one outcome only.
+
+    Separation by a combination of regressors is not detected here.
+    Returns the messages (also issued as one ``RuntimeWarning``).
+    """
+    y = np.asarray(y, dtype=float)
+    x = np.asarray(x, dtype=float)
+    messages = []
+    pos = y == 1
+    if pos.all() or not pos.any():
+        return messages
+    for j, name in enumerate(names):
+        col = x[:, j]
+        lo, hi = col.min(), col.max()
+        if lo == hi:
+            continue
+        c1, c0 = col[pos], col[~pos]
+        if c0.max() < c1.min() or c1.max() < c0.min():
+            messages.append(f"{name!r} separates {yname} completely (a threshold on it "
+                            f"predicts every {yname} exactly)")
+            continue
+        values = np.unique(col)
+        if values.size == 2:
+            for v in values:
+                at = col == v
+                ys = y[at]
+                if ys.min() == ys.max():
+                    messages.append(f"{name!r} == {v:g} predicts {yname} = {ys[0]:g} "
+                                    f"perfectly ({int(at.sum())} rows)")
+    if messages:
+        warnings.warn(
+            "perfect prediction: " + "; ".join(messages) + ". The maximum-likelihood "
+            "estimate of such a coefficient is infinite and the fit will not converge "
+            "properly: drop the regressor (and the rows it predicts), or combine categories.",
+            RuntimeWarning, stacklevel=3)
+    return messages
