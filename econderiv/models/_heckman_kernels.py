@@ -1,0 +1,461 @@
+r"""Derivative kernels of the Heckman (Tobit type 2) sample selection model.
+
+This module is where "the Heckman Hessian" lives: plain functions of arrays,
+no statsmodels. :mod:`econderiv.models.heckman` adapts them to statsmodels.
+
+Model
+-----
+Selection ``s* = z'gamma + u``, ``s = 1[s* > 0]``; outcome ``y = x'beta + e``
+observed only when ``s = 1``; ``(u, e)`` bivariate normal with ``var(u) = 1``,
+``var(e) = sigma**2`` and correlation ``rho``.
+
+Parameters are on the estimation scale, in this order::
+
+    theta = (gamma [k_z], beta [k_x], athrho, lnsigma)
+    rho = tanh(athrho),   sigma = exp(lnsigma)
+
+Log-likelihood of one observation, with ``w = z'gamma``,
+``u = (y - x'beta) / sigma``, ``c = cosh(athrho)``, ``s = sinh(athrho)``::
+
+    s = 0:  l = log Phi(-w)
+    s = 1:  l = log Phi(A) - u**2 / 2 - lnsigma - log(2 pi) / 2,
+            A = (w + rho u) / sqrt(1 - rho**2) = c w + s u
+
+(``1 / sqrt(1 - rho**2) = cosh(athrho)`` and ``rho / sqrt(1 - rho**2) =
+sinh(athrho)``, so ``A`` has no cancellation as ``rho -> +-1``.)
+``log Phi`` is ``scipy.special.log_ndtr`` and its derivatives are the inverse
+Mills ratio ``lambda(A) = phi(A) / Phi(A)`` and ``lambda'(A)``
+(:mod:`econderiv.special`), so nothing is formed from an underflowed
+probability.
+
+Derivatives (index form)
+------------------------
+``l`` depends on the parameters through four scalars per observation: the
+selection index ``w``, the outcome index ``m = x'beta``, ``a = athrho`` and
+``t = lnsigma``. With ``lam = lambda(A)``, ``dlam = lambda'(A)`` and the
+derivatives of ``A``::
+
+    A_w = c,   A_m = -s / sigma,   A_a = s w + c u,   A_t = -s u
+    A_wa = s,  A_ma = -c / sigma,  A_mt = s / sigma,  A_aa = A,
+    A_at = -c u,  A_tt = s u   (the others are zero)
+
+the first and second derivatives of ``l`` for ``s = 1`` are::
+
+    l_i  = lam A_i + Q_i
+    l_ij = dlam A_i A_j + lam A_ij + Q_ij
+
+where ``Q = -u**2/2 - t`` has ``Q_m = u / sigma``, ``Q_t = u**2 - 1``,
+``Q_mm = -1 / sigma**2``, ``Q_mt = -2 u / sigma``, ``Q_tt = -2 u**2``. For
+``s = 0``: ``l_w = -lambda(-w)``, ``l_ww = lambda'(-w)``.
+
+The score and Hessian in ``theta`` follow by the chain rule through the linear
+indices: the score is ``[Z'l_w, X'l_m, sum l_a, sum l_t]`` and the Hessian has
+blocks ``Z' diag(l_ww) Z``, ``Z' diag(l_wm) X``, ``Z'l_wa``, ``Z'l_wt``,
+``X' diag(l_mm) X``, ``X'l_ma``, ``X'l_mt``, ``sum l_aa``, ``sum l_at``,
+``sum l_tt`` (the ``X`` and ``a``, ``t`` blocks over selected rows only).
+
+Two-step estimator
+------------------
+:func:`heckman_twostep`: probit of ``s`` on ``Z`` (:func:`probit_fit`), then
+OLS of ``y`` on ``[X, lambda(z'gamma_hat)]`` over the selected rows, with
+Heckman's (1979) corrected covariance in Greene's form (Econometric Analysis,
+5th ed., eq. 22-22 and the 2006 corrections)::
+
+    V = sigma^2 (X*'X*)^-1 [X*'(I - rho^2 D) X* + rho^2 (X*'D Z) V_g (Z'D X*)] (X*'X*)^-1
+
+with ``X* = [X, lambda]``, ``D = diag(delta_i)``, ``delta_i = lambda_i (lambda_i
++ w_i)``, ``V_g`` the probit covariance, ``sigma^2 = e'e / n_1 + b_lambda^2
+mean(delta)`` and ``rho = b_lambda / sigma``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import log_ndtr
+
+from econderiv.special import mills_ratio, mills_ratio_deriv
+
+__all__ = [
+    "split_params",
+    "loglikeobs",
+    "loglike",
+    "score_obs",
+    "score",
+    "hessian",
+    "SelectionData",
+    "probit_loglike",
+    "probit_score",
+    "probit_hessian",
+    "probit_fit",
+    "TwoStep",
+    "heckman_twostep",
+]
+
+_HALF_LOG_2PI = 0.5 * np.log(2.0 * np.pi)
+
+
+# ---------------------------------------------------------------------------
+# Data layout
+# ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SelectionData:
+    """The model's arrays split once into unselected and selected rows.
+
+    ``Z0`` (n0, k_z): selection design of the rows with ``s = 0``;
+    ``Z1`` (n1, k_z), ``X1`` (n1, k_x), ``y1`` (n1,): the rows with ``s = 1``;
+    ``sel`` (n,) boolean: ``s == 1`` in the original row order.
+    """
+
+    Z0: np.ndarray
+    Z1: np.ndarray
+    X1: np.ndarray
+    y1: np.ndarray
+    sel: np.ndarray
+
+    @classmethod
+    def from_arrays(cls, endog, exog, endog_select, exog_select) -> "SelectionData":
+        """Split full-length arrays (``endog``/``exog`` may hold anything where s = 0)."""
+        sel = np.asarray(endog_select).astype(bool)
+        Z = np.asarray(exog_select, dtype=float)
+        X = np.asarray(exog, dtype=float)
+        y = np.asarray(endog, dtype=float)
+        return cls(np.ascontiguousarray(Z[~sel]), np.ascontiguousarray(Z[sel]),
+                   np.ascontiguousarray(X[sel]), np.ascontiguousarray(y[sel]), sel)
+
+    @property
+    def k_select(self) -> int:
+        return self.Z1.shape[1]
+
+    @property
+    def k_outcome(self) -> int:
+        return self.X1.shape[1]
+
+    @property
+    def nobs(self) -> int:
+        return self.sel.shape[0]
+
+
+def split_params(params, k_select: int, k_outcome: int):
+    """``theta -> (gamma, beta, athrho, lnsigma)``."""
+    params = np.asarray(params, dtype=float)
+    expected = k_select + k_outcome + 2
+    if params.shape != (expected,):
+        raise ValueError(f"params must have {expected} elements (k_select={k_select}, "
+                         f"k_outcome={k_outcome}, athrho, lnsigma), got shape {params.shape}")
+    gamma = params[:k_select]
+    beta = params[k_select:k_select + k_outcome]
+    return gamma, beta, float(params[-2]), float(params[-1])
+
+
+def _data(d, args) -> SelectionData:
+    if isinstance(d, SelectionData):
+        return d
+    return SelectionData.from_arrays(d, *args)
+
+
+# ---------------------------------------------------------------------------
+# Log-likelihood and derivatives with respect to the indices
+# ---------------------------------------------------------------------------
+
+def _selected_terms(gamma, beta, athrho, lnsigma, d: SelectionData):
+    w = d.Z1 @ gamma
+    inv_sigma = np.exp(-lnsigma)
+    u = (d.y1 - d.X1 @ beta) * inv_sigma
+    c, s = np.cosh(athrho), np.sinh(athrho)
+    A = c * w + s * u
+    return w, u, c, s, A, inv_sigma
+
+
+def _loglike_parts(params, d: SelectionData):
+    gamma, beta, athrho, lnsigma = split_params(params, d.k_select, d.k_outcome)
+    ll0 = log_ndtr(-(d.Z0 @ gamma))
+    _, u, _, _, A, _ = _selected_terms(gamma, beta, athrho, lnsigma, d)
+    ll1 = log_ndtr(A) - 0.5 * u * u - lnsigma - _HALF_LOG_2PI
+    return ll0, ll1
+
+
+def _index_first(params, d: SelectionData):
+    """First derivatives of l with respect to (w, m, a, t), per observation.
+
+    Returns ``(lw0, lw1, lm, la, lt)``: ``lw0`` over unselected rows, the rest
+    over selected rows.
+    """
+    gamma, beta, athrho, lnsigma = split_params(params, d.k_select, d.k_outcome)
+    lw0 = -mills_ratio(-(d.Z0 @ gamma))
+    w, u, c, s, A, inv_sigma = _selected_terms(gamma, beta, athrho, lnsigma, d)
+    lam = mills_ratio(A)
+    A_a = s * w + c * u
+    lw1 = lam * c
+    lm = (u - lam * s) * inv_sigma
+    la = lam * A_a
+    lt = u * u - 1.0 - lam * s * u
+    return lw0, lw1, lm, la, lt
+
+
+def _index_second(params, d: SelectionData):
+    """Second derivatives of l with respect to (w, m, a, t), per observation.
+
+    Returns a dict with ``ww0`` (unselected rows) and ``ww, wm, wa, wt, mm,
+    ma, mt, aa, at, tt`` (selected rows).
+    """
+    gamma, beta, athrho, lnsigma = split_params(params, d.k_select, d.k_outcome)
+    out = {"ww0": mills_ratio_deriv(-(d.Z0 @ gamma), 1)}
+    w, u, c, s, A, inv_sigma = _selected_terms(gamma, beta, athrho, lnsigma, d)
+    lam = mills_ratio(A)
+    dlam = mills_ratio_deriv(A, 1)
+    A_w, A_m, A_a, A_t = c, -s * inv_sigma, s * w + c * u, -s * u
+    out["ww"] = dlam * (A_w * A_w)
+    out["wm"] = dlam * (A_w * A_m)
+    out["wa"] = dlam * A_w * A_a + lam * s
+    out["wt"] = dlam * A_w * A_t
+    out["mm"] = (dlam * s * s - 1.0) * inv_sigma * inv_sigma
+    out["ma"] = dlam * A_m * A_a - lam * c * inv_sigma
+    out["mt"] = dlam * A_m * A_t + (lam * s - 2.0 * u) * inv_sigma
+    out["aa"] = dlam * A_a * A_a + lam * A
+    out["at"] = dlam * A_a * A_t - lam * c * u
+    out["tt"] = dlam * A_t * A_t + lam * s * u - 2.0 * u * u
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Public kernels in theta
+# ---------------------------------------------------------------------------
+
+def loglikeobs(params, endog, exog=None, endog_select=None, exog_select=None) -> np.ndarray:
+    """Log-likelihood of each observation, shape (n,), in the original row order.
+
+    ``l_i = log Phi(-w_i)`` if ``s_i = 0``, else
+    ``log Phi(c w_i + s u_i) - u_i^2/2 - lnsigma - log(2 pi)/2`` (module notes).
+
+    Parameters
+    ----------
+    params : (k_z + k_x + 2,) array
+        ``(gamma, beta, athrho, lnsigma)``.
+    endog, exog, endog_select, exog_select : arrays
+        ``y`` (n,), ``X`` (n, k_x), ``s`` (n,) 0/1, ``Z`` (n, k_z); ``y`` and
+        ``X`` are ignored where ``s = 0``. Alternatively pass a
+        :class:`SelectionData` as ``endog`` and nothing else.
+    """
+    d = _data(endog, (exog, endog_select, exog_select))
+    ll0, ll1 = _loglike_parts(params, d)
+    out = np.empty(d.nobs)
+    out[~d.sel] = ll0
+    out[d.sel] = ll1
+    return out
+
+
+def loglike(params, endog, exog=None, endog_select=None, exog_select=None) -> float:
+    """Total log-likelihood, ``sum_i l_i``."""
+    d = _data(endog, (exog, endog_select, exog_select))
+    ll0, ll1 = _loglike_parts(params, d)
+    return float(ll0.sum() + ll1.sum())
+
+
+def score_obs(params, endog, exog=None, endog_select=None, exog_select=None) -> np.ndarray:
+    """Per-observation score, shape (n, k): row i is ``d l_i / d theta``.
+
+    ``[z_i l_w, x_i l_m, l_a, l_t]`` with the index derivatives of the module
+    notes; the outcome, athrho and lnsigma columns are zero where ``s = 0``.
+    """
+    d = _data(endog, (exog, endog_select, exog_select))
+    lw0, lw1, lm, la, lt = _index_first(params, d)
+    kz, kx = d.k_select, d.k_outcome
+    out = np.zeros((d.nobs, kz + kx + 2))
+    out[~d.sel, :kz] = d.Z0 * lw0[:, None]
+    sel_rows = np.empty((d.Z1.shape[0], kz + kx + 2))
+    sel_rows[:, :kz] = d.Z1 * lw1[:, None]
+    sel_rows[:, kz:kz + kx] = d.X1 * lm[:, None]
+    sel_rows[:, -2] = la
+    sel_rows[:, -1] = lt
+    out[d.sel] = sel_rows
+    return out
+
+
+def score(params, endog, exog=None, endog_select=None, exog_select=None) -> np.ndarray:
+    """Gradient of the total log-likelihood, shape (k,), in params order.
+
+    ``[Z0'l_w0 + Z1'l_w1, X1'l_m, sum l_a, sum l_t]``.
+    """
+    d = _data(endog, (exog, endog_select, exog_select))
+    lw0, lw1, lm, la, lt = _index_first(params, d)
+    return np.concatenate([d.Z0.T @ lw0 + d.Z1.T @ lw1, d.X1.T @ lm,
+                           [la.sum(), lt.sum()]])
+
+
+def hessian(params, endog, exog=None, endog_select=None, exog_select=None) -> np.ndarray:
+    """Hessian of the total log-likelihood, shape (k, k), in params order.
+
+    Blocks (``g`` gamma, ``b`` beta, ``a`` athrho, ``t`` lnsigma)::
+
+        H_gg = Z0' diag(l_ww0) Z0 + Z1' diag(l_ww) Z1
+        H_gb = Z1' diag(l_wm) X1,  H_ga = Z1' l_wa,  H_gt = Z1' l_wt
+        H_bb = X1' diag(l_mm) X1,  H_ba = X1' l_ma,  H_bt = X1' l_mt
+        H_aa = sum l_aa,  H_at = sum l_at,  H_tt = sum l_tt
+
+    with the second index derivatives of the module notes.
+    """
+    d = _data(endog, (exog, endog_select, exog_select))
+    h = _index_second(params, d)
+    kz, kx = d.k_select, d.k_outcome
+    Z0, Z1, X1 = d.Z0, d.Z1, d.X1
+    gi, bi = slice(0, kz), slice(kz, kz + kx)
+    H = np.empty((kz + kx + 2, kz + kx + 2))
+    H[gi, gi] = (Z0.T * h["ww0"]) @ Z0 + (Z1.T * h["ww"]) @ Z1
+    H[gi, bi] = (Z1.T * h["wm"]) @ X1
+    H[gi, -2] = Z1.T @ h["wa"]
+    H[gi, -1] = Z1.T @ h["wt"]
+    H[bi, bi] = (X1.T * h["mm"]) @ X1
+    H[bi, -2] = X1.T @ h["ma"]
+    H[bi, -1] = X1.T @ h["mt"]
+    H[-2, -2] = h["aa"].sum()
+    H[-2, -1] = h["at"].sum()
+    H[-1, -1] = h["tt"].sum()
+    # fill the lower triangle from the upper one
+    iu = np.triu_indices_from(H, 1)
+    H[(iu[1], iu[0])] = H[iu]
+    return H
+
+
+# ---------------------------------------------------------------------------
+# Probit (first step and the rho = 0 model)
+# ---------------------------------------------------------------------------
+
+def probit_loglike(gamma, s, Z) -> float:
+    """``sum_i log Phi(q_i z_i'gamma)`` with ``q_i = 2 s_i - 1``."""
+    q = 2.0 * np.asarray(s, dtype=float) - 1.0
+    return float(log_ndtr(q * (Z @ gamma)).sum())
+
+
+def probit_score(gamma, s, Z) -> np.ndarray:
+    """``Z' (q lambda(q z'gamma))``, shape (k_z,)."""
+    q = 2.0 * np.asarray(s, dtype=float) - 1.0
+    return Z.T @ (q * mills_ratio(q * (Z @ gamma)))
+
+
+def probit_hessian(gamma, s, Z) -> np.ndarray:
+    """``Z' diag(lambda'(q z'gamma)) Z`` (``q^2 = 1``), negative definite."""
+    q = 2.0 * np.asarray(s, dtype=float) - 1.0
+    return (Z.T * mills_ratio_deriv(q * (Z @ gamma), 1)) @ Z
+
+
+def probit_fit(s, Z, maxiter: int = 100):
+    """Probit ML by safeguarded Newton with the exact Hessian.
+
+    Returns ``(gamma, cov, llf, converged)``; ``cov`` is the inverse of the
+    negative Hessian.
+    """
+    from econderiv.models._base import newton_trust
+
+    s = np.asarray(s, dtype=float)
+    Z = np.asarray(Z, dtype=float)
+    n = len(s)
+    # start from the scaled linear probability model (Amemiya's 2.5 rule)
+    start = 2.5 * np.linalg.lstsq(Z, s - 0.5, rcond=None)[0]
+    x, info = newton_trust(lambda g: -probit_loglike(g, s, Z) / n,
+                           lambda g: -probit_score(g, s, Z) / n, start,
+                           hess=lambda g: -probit_hessian(g, s, Z) / n,
+                           disp=False, maxiter=maxiter)
+    H = probit_hessian(x, s, Z)
+    cov = np.linalg.inv(-H)
+    return x, 0.5 * (cov + cov.T), probit_loglike(x, s, Z), bool(info["converged"])
+
+
+# ---------------------------------------------------------------------------
+# Two-step
+# ---------------------------------------------------------------------------
+
+@dataclass
+class TwoStep:
+    """Heckman two-step estimates.
+
+    ``params = (gamma, beta, b_lambda)`` with covariance ``cov`` (probit block,
+    corrected outcome block, and their cross-covariance
+    ``b_lambda (X*'X*)^-1 X*'D Z1 V_g``). ``sigma`` and ``rho`` are the
+    consistent estimators of the module notes (``rho`` truncated to [-1, 1],
+    then ``sigma = |b_lambda|``, as Stata does); ``rho_untruncated`` is
+    ``b_lambda / sigma`` before truncation.
+    """
+
+    params: np.ndarray
+    cov: np.ndarray
+    gamma_cov: np.ndarray
+    probit_llf: float
+    probit_converged: bool
+    sigma: float
+    rho: float
+    rho_untruncated: float
+    imr: np.ndarray
+    delta: np.ndarray
+    resid: np.ndarray
+    imr_r2: float
+
+
+def heckman_twostep(y1, X1, s, Z, probit=None) -> TwoStep:
+    """Heckman's two-step estimator with the corrected covariance (Greene's form).
+
+    Parameters
+    ----------
+    y1 : (n1,) array
+        Outcomes of the selected rows.
+    X1 : (n1, k_x) array
+        Outcome design of the selected rows.
+    s : (n,) 0/1 array
+        Selection indicator.
+    Z : (n, k_z) array
+        Selection design (all rows).
+    probit : tuple, optional
+        ``(gamma, cov, llf, converged)`` of a probit already fitted.
+
+    Notes
+    -----
+    With ``w_i = z_i'gamma``, ``lambda_i = phi(w_i)/Phi(w_i)`` and
+    ``delta_i = lambda_i (lambda_i + w_i)`` on the selected rows, the outcome
+    regression is OLS of ``y`` on ``X* = [X, lambda]`` giving
+    ``(beta, b_lambda)`` and residuals ``e``; then
+    ``sigma^2 = e'e/n1 + b_lambda^2 mean(delta)``, ``rho = b_lambda / sigma``
+    and ``V = sigma^2 (X*'X*)^-1 [X*'(I - rho^2 D)X* + rho^2 (X*'DZ) V_g
+    (Z'DX*)] (X*'X*)^-1``.
+    """
+    s = np.asarray(s, dtype=float)
+    Z = np.asarray(Z, dtype=float)
+    X1 = np.asarray(X1, dtype=float)
+    y1 = np.asarray(y1, dtype=float)
+    sel = s == 1
+    gamma, Vg, probit_llf, probit_conv = probit_fit(s, Z) if probit is None else probit
+    Z1 = Z[sel]
+    w = Z1 @ gamma
+    imr = mills_ratio(w)
+    delta = -mills_ratio_deriv(w, 1)  # = lambda (lambda + w), in (0, 1)
+    Xs = np.column_stack([X1, imr])
+    XtX_inv = np.linalg.inv(Xs.T @ Xs)
+    coef = XtX_inv @ (Xs.T @ y1)
+    resid = y1 - Xs @ coef
+    n1 = len(y1)
+    b_lambda = coef[-1]
+    sigma2 = resid @ resid / n1 + b_lambda ** 2 * delta.mean()
+    sigma = float(np.sqrt(sigma2))
+    rho_raw = b_lambda / sigma
+    rho = float(np.clip(rho_raw, -1.0, 1.0))
+    if rho != rho_raw:
+        sigma = abs(float(b_lambda))
+    rho2 = rho * rho
+    XDZ = (Xs.T * delta) @ Z1
+    middle = (Xs.T * (1.0 - rho2 * delta)) @ Xs + rho2 * XDZ @ Vg @ XDZ.T
+    V_out = sigma ** 2 * XtX_inv @ middle @ XtX_inv
+    V_cross = rho * sigma * XtX_inv @ XDZ @ Vg  # cov(outcome block, gamma)
+    kz = Z.shape[1]
+    k = kz + Xs.shape[1]
+    cov = np.empty((k, k))
+    cov[:kz, :kz] = Vg
+    cov[kz:, kz:] = 0.5 * (V_out + V_out.T)
+    cov[kz:, :kz] = V_cross
+    cov[:kz, kz:] = V_cross.T
+    # collinearity of the inverse Mills ratio with the outcome regressors
+    fit_l = X1 @ np.linalg.lstsq(X1, imr, rcond=None)[0]
+    tss = ((imr - imr.mean()) ** 2).sum()
+    r2 = 1.0 - ((imr - fit_l) ** 2).sum() / tss if tss > 0 else 1.0
+    return TwoStep(np.concatenate([gamma, coef]), cov, Vg, probit_llf, probit_conv, sigma,
+                   rho, float(rho_raw), imr, delta, resid, float(r2))
