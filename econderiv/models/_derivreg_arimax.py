@@ -1,0 +1,312 @@
+"""Method ``"arimax"`` of :class:`econderiv.DerivativeRegression`.
+
+For a linear time-invariant equation with inputs held between samples
+(zero-order hold) and uniform step ``h``, the sampled solution obeys exactly
+
+    x_n = sum_{l=1}^m phi_l x_{n-l} + sum_i sum_{l=1}^m beta_{i,l} u_{i,n-l} + c,
+
+and the data are ``y_n = x_n + e_n`` (white measurement noise, variance
+``s2_meas``), optionally with an equation (process) noise ``eta_n`` added to
+the recursion (variance ``s2_eq``). In reduced form this is the
+transfer-function (ARMAX) model ``A(L) y = B(L) u + c + C(L) eps`` with an MA
+polynomial ``C`` of order ``m``; here the noise is kept in its structural form
+as a state-space model (statsmodels' :class:`MLEModel`, Harvey's
+representation of the ARMA recursion with the input terms as a time-varying
+state intercept, diffuse initial state) and estimated by exact Gaussian ML
+through the Kalman filter, by Newton's method with numerical derivatives.
+
+The discrete coefficients ``d = (phi, beta, c)`` are then mapped to
+``theta`` by minimum distance,
+
+    theta = argmin (d_hat - d(theta))' V^-1 (d_hat - d(theta)),
+
+``V`` the ML covariance of ``d_hat`` and ``d(theta)`` the exact
+discretisation (:func:`discrete_coefficients`); the delta method gives
+``cov(theta) = (D' V^-1 D)^-1``, ``D = dd/dtheta``, and the minimised
+distance is a chi-squared test (``m (q+1) + 1 - p`` degrees of freedom) of
+the restrictions the continuous-time equation puts on the discrete model.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from scipy import linalg, optimize
+from statsmodels.tsa.statespace.mlemodel import MLEModel
+
+from econderiv.models import _derivreg_kernels as K
+
+
+def delta_map(order, n_inputs, const, h):
+    """Affine map ``d = d_fix + G p`` from delta-operator to shift coefficients.
+
+    Fast sampling puts the roots of ``A(z)`` near 1 and makes the shift
+    coefficients ``d`` nearly collinear (the likelihood's Hessian in ``d``
+    has a condition number near 1e20 on the motor). The same model written
+    in the delta operator ``delta = (z - 1)/h`` (Middleton and Goodwin,
+    1990) has coefficients of order one:
+
+        A(z) = (z-1)^m + sum_j alpha_j h^j (z-1)^(m-j),
+        B_i(z) = sum_j gamma_{i,j} h^j (z-1)^(m-j),   c = gamma_c h^m.
+
+    ``p = (alpha, gamma_1, ..., gamma_c)``; ``d = (phi, beta, c)`` with
+    ``phi_l = -[z^(m-l)] A`` and ``beta_{i,l} = [z^(m-l)] B_i``.
+    """
+    from numpy.polynomial import polynomial as P
+    m = order
+    zm1 = [P.polypow([-1.0, 1.0], k) for k in range(m + 1)]  # (z-1)^k, low first
+
+    def high_first(coefs, deg):
+        out = np.zeros(deg + 1)
+        out[:len(coefs)] = coefs
+        return out[::-1]
+
+    lead = high_first(zm1[m], m)  # (z-1)^m
+    d_fix = np.zeros(m + n_inputs * m + int(const))
+    d_fix[:m] = -lead[1:]
+    cols = []
+    for j in range(1, m + 1):  # alpha_j
+        col = np.zeros_like(d_fix)
+        col[:m] = -high_first(zm1[m - j], m)[1:] * h**j
+        cols.append(col)
+    for i in range(n_inputs):
+        for j in range(1, m + 1):
+            col = np.zeros_like(d_fix)
+            col[m + i * m: m + (i + 1) * m] = high_first(zm1[m - j], m)[1:] * h**j
+            cols.append(col)
+    if const:
+        col = np.zeros_like(d_fix)
+        col[-1] = h**m
+        cols.append(col)
+    return d_fix, np.column_stack(cols)
+
+
+class ArmaxStateSpace(MLEModel):
+    """``y_n = x_n + e_n`` with ``x`` following the discrete ARMAX recursion.
+
+    State (Harvey form, dimension ``m``): ``z_n[0] = x_n`` and
+    ``z_{n+1}[i] = phi_{i+1} z_n[0] + z_n[i+1] + sum_j beta_{j,i+1} u_{j,n}
+    (+ c if i = 0) (+ eta_{n+1} if i = 0)``, which unrolls to the recursion
+    above. Parameters: ``phi_1..phi_m``, ``beta`` (per input, lags 1..m),
+    ``c``, ``log s2_meas`` and, with ``noise="both"``, ``log s2_eq``.
+    """
+
+    def __init__(self, endog, exog_inputs, order, const, noise="measurement",
+                 names=None, dmap=None):
+        super().__init__(endog, k_states=order, k_posdef=1, initialization="diffuse")
+        self.m = order
+        self.u = np.asarray(exog_inputs, float).reshape(len(endog), -1)
+        self.q = self.u.shape[1]
+        self.const = bool(const)
+        self.noise = noise
+        self.k_disc = order + order * self.q + int(self.const)
+        self._names = names
+        # Parameters are delta-operator coefficients p; d = d_fix + G p.
+        self.d_fix, self.G = dmap
+        self["design", 0, 0] = 1.0
+        self["selection", 0, 0] = 1.0
+        T = np.zeros((order, order))
+        T[np.arange(order - 1), np.arange(1, order)] = 1.0
+        self["transition"] = T
+        self.ssm["state_intercept"] = np.zeros((order, self.nobs))
+
+    @property
+    def param_names(self):
+        names = self._names or [f"d{i}" for i in range(self.k_disc)]
+        out = list(names) + ["log.s2_meas"]
+        if self.noise == "both":
+            out.append("log.s2_eq")
+        return out
+
+    @property
+    def start_params(self):  # pragma: no cover - always given explicitly
+        return np.zeros(len(self.param_names))
+
+    def update(self, params, **kwargs):
+        params = super().update(params, **kwargs)
+        m, q = self.m, self.q
+        d = self.d_fix + self.G @ params[:self.k_disc]
+        phi = d[:m]
+        beta = d[m:m + m * q].reshape(q, m)
+        c = d[m + m * q] if self.const else 0.0
+        dtype = np.result_type(params.dtype, float)
+        T = np.zeros((m, m), dtype=dtype)
+        T[np.arange(m - 1), np.arange(1, m)] = 1.0
+        T[:, 0] = phi
+        self["transition"] = T
+        intercept = (beta.T @ self.u.T).astype(dtype) if q else np.zeros((m, self.nobs),
+                                                                          dtype)
+        intercept[0] = intercept[0] + c
+        self.ssm["state_intercept"] = intercept
+        self["obs_cov", 0, 0] = np.exp(params[self.k_disc])
+        self["state_cov", 0, 0] = (np.exp(params[self.k_disc + 1])
+                                   if self.noise == "both" else 0.0)
+
+
+def _hessian(model, x):
+    """Hessian of ``model.loglike`` by central differences (statsmodels'
+    ``approx_hess3``); ``MLEModel.hessian`` is scaled by ``1/nobs``."""
+    from statsmodels.tools.numdiff import approx_hess3
+    H = approx_hess3(x, model.loglike)
+    return 0.5 * (H + H.T)
+
+
+def _newton_ml(model, start, maxiter=50, tol=1e-8):
+    """Maximise ``model.loglike`` by Newton's method with numerical derivatives.
+
+    The score is statsmodels' complex-step score; the Hessian is computed by
+    finite differences at the start and again whenever a step fails, and at
+    the end (a chord/Newton hybrid, since a Hessian costs about 2 k^2
+    likelihood evaluations). Newton's method is affine invariant, which
+    matters because the coefficients differ in scale by orders of magnitude.
+    Returns ``(x, loglike, converged, iterations, hessian)``.
+    """
+    x = np.asarray(start, float)
+    f = model.loglike(x)
+    H = _hessian(model, x)
+    fresh = True
+    converged = False
+    it = 0
+    while it < maxiter:
+        it += 1
+        g = model.score(x)
+        try:
+            step = -np.linalg.solve(H, g)
+        except np.linalg.LinAlgError:
+            step = np.linalg.lstsq(-H, g, rcond=None)[0]
+        gain = float(g @ step)
+        if not np.isfinite(gain) or gain < 0:
+            if fresh:
+                break
+            H, fresh = _hessian(model, x), True
+            continue
+        if gain < tol:
+            if fresh:
+                converged = True
+                break
+            H, fresh = _hessian(model, x), True
+            continue
+        lam = 1.0
+        improved = False
+        for _ in range(30):
+            xn = x + lam * step
+            fn = model.loglike(xn)
+            if np.isfinite(fn) and fn >= f:
+                improved = True
+                break
+            lam *= 0.5
+        if not improved:
+            if fresh:
+                break
+            H, fresh = _hessian(model, x), True
+            continue
+        x, f = xn, fn
+        fresh = False
+    if not fresh:
+        H = _hessian(model, x)
+    return x, f, converged, it, H
+
+
+def _numeric_jacobian(fun, x, rel=1e-6):
+    f0 = fun(x)
+    J = np.empty((f0.size, x.size))
+    for k in range(x.size):
+        hk = rel * max(1.0, abs(x[k]))
+        e = np.zeros_like(x)
+        e[k] = hk
+        J[:, k] = (fun(x + e) - fun(x - e)) / (2 * hk)
+    return J
+
+
+def discrete_names(model):
+    m = model.order
+    names = [f"ar.L{l}" for l in range(1, m + 1)]
+    for nm in model.exog_names:
+        names += [f"{nm}.L{l}" for l in range(1, m + 1)]
+    if model.spec.const:
+        names.append("const")
+    return names
+
+
+def fit_arimax(model, noise="measurement", maxiter=50):
+    """Fit ``"arimax"`` (see the module notes); returns the results object."""
+    from econderiv.models.derivreg import DerivativeRegressionResults
+
+    if noise not in ("measurement", "both"):
+        raise ValueError(f"noise must be 'measurement' or 'both', got {noise!r}")
+    spec = model.spec
+    h = model._uniform_step("arimax")
+    start_fit = model._fit_integral()
+    theta0 = start_fit.params.to_numpy()
+    names = discrete_names(model)
+    d_fix, G = delta_map(model.order, model.exog.shape[1], spec.const, h)
+    Ginv = np.linalg.inv(G)
+
+    def p_of_theta(theta):
+        return Ginv @ (K.discrete_coefficients(spec, theta, h) - d_fix)
+
+    d0 = p_of_theta(theta0)
+    ss = ArmaxStateSpace(model.endog, model.exog, model.order, spec.const, noise=noise,
+                         names=[f"delta.{nm}" for nm in names], dmap=(d_fix, G))
+    s2 = max(start_fit.scale, 1e-12 * max(1.0, np.var(model.endog)))
+    start = np.concatenate([d0, [np.log(s2)]])
+    if noise == "both":
+        start = np.append(start, np.log(s2 * 1e-2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        xhat, llf, converged, nit, H = _newton_ml(ss, start, maxiter=maxiter)
+    if not converged:
+        warnings.warn("arimax ML did not converge; try noise='measurement', a larger "
+                      "maxiter, or method='oe'", RuntimeWarning, stacklevel=3)
+    cov_all = np.linalg.inv(-H)
+    kd = ss.k_disc
+    d_hat = xhat[:kd]
+    V = 0.5 * (cov_all[:kd, :kd] + cov_all[:kd, :kd].T)
+    if noise == "both" and np.exp(xhat[kd + 1]) < 1e-6 * np.exp(xhat[kd]):
+        warnings.warn("the equation-noise variance is at its lower boundary (about 0): "
+                      "the data show no process noise; use noise='measurement'",
+                      RuntimeWarning, stacklevel=3)
+
+    # Minimum distance from d_hat to the exact discretisation d(theta).
+    try:
+        Lc = linalg.cholesky(V, lower=True)
+    except linalg.LinAlgError as exc:
+        raise FloatingPointError("the ML covariance of the discrete coefficients is not "
+                                 "positive definite; the input may not excite the "
+                                 "system enough") from exc
+
+    def dist(theta):
+        return linalg.solve_triangular(Lc, d_hat - p_of_theta(theta), lower=True)
+
+    sol = optimize.least_squares(dist, theta0, method="lm", x_scale="jac",
+                                 xtol=1e-14, ftol=1e-14, gtol=1e-12)
+    theta = sol.x
+    D = _numeric_jacobian(p_of_theta, theta)
+    Dw = linalg.solve_triangular(Lc, D, lower=True)
+    cov_theta = np.linalg.inv(Dw.T @ Dw)
+    md_stat = float(sol.fun @ sol.fun)
+    md_df = kd - theta.size
+    res_ss = ss.filter(xhat)
+    resid = np.asarray(res_ss.forecasts_error[0])
+    from scipy import stats
+    notes = [f"Discrete model: log-likelihood {llf:.6g}, {nit} Newton iterations; "
+             f"measurement noise sd {np.sqrt(np.exp(xhat[kd])):.4g}"
+             + (f", equation noise sd {np.sqrt(np.exp(xhat[kd + 1])):.4g}"
+                if noise == "both" else "") + ".",
+             f"Minimum-distance test of the continuous-time restrictions: chi2({md_df}) = "
+             f"{md_stat:.3f}, p = {stats.chi2.sf(md_stat, md_df) if md_df > 0 else np.nan:.3f}."]
+    res = DerivativeRegressionResults(
+        model, "arimax", theta, cov_theta, resid=resid, resid_index=model._index,
+        scale=float(np.exp(xhat[kd])), df_resid=model.nobs - kd - 1,
+        info={"llf": llf, "md_stat": md_stat, "md_df": md_df, "converged": converged,
+              "noise": noise, "notes": notes})
+    import pandas as pd
+    # Report the shift-operator (ARMAX) coefficients d = d_fix + G p.
+    d_shift = d_fix + G @ d_hat
+    V_shift = G @ V @ G.T
+    res.discrete = pd.DataFrame({"coef": d_shift, "std err": np.sqrt(np.diag(V_shift))},
+                                index=names)
+    res.discrete_cov = pd.DataFrame(V_shift, index=names, columns=names)
+    res.llf = llf
+    return res
