@@ -94,7 +94,7 @@ def _trust_newton(f, score, start_params, fargs=(), kwargs=None, disp=False, max
     except (np.linalg.LinAlgError, ValueError):
         pass
     x, info = newton_trust(f, score, x0, fargs=fargs, kwargs=kwargs, disp=False,
-                           maxiter=max(maxiter - nit, 10), callback=callback, hess=hess)
+                           maxiter=max(maxiter - nit, 1), callback=callback, hess=hess)
     info["iterations"] += nit
     if retall:
         info["allvecs"] = allvecs + [x.copy()]
@@ -374,7 +374,7 @@ class Heckman(LikelihoodModel):
         y, X, yname = formula_design(formula, data, missing)
         if y is None:
             raise ValueError(f"the outcome formula {formula!r} has no left-hand side")
-        _, Z, _ = formula_design(selection, data, missing)
+        _, Z, _ = formula_design(selection.split("~", 1)[1], data, missing)
         s = _lhs_series(selection, data, missing)
         mod = cls(y.rename(yname), X, s, Z, missing=missing, **kwargs)
         na = patsy.NAAction(NA_types=[])
@@ -444,7 +444,10 @@ class Heckman(LikelihoodModel):
     def _warn_collinear_imr(self, ts: K.TwoStep) -> None:
         excluded = self._exclusion_restriction()
         r2 = ts.imr_r2
-        if r2 >= 0.99 or (not excluded and r2 >= 0.9):
+        # Without an exclusion restriction lambda is a smooth function of the
+        # outcome regressors and the correction rests on normality alone: always
+        # worth a warning. With one, only when the collinearity is severe.
+        if r2 >= 0.99 or not excluded:
             why = ("every selection regressor also appears in the outcome equation (no "
                    "exclusion restriction), so the correction is identified only by the "
                    "nonlinearity of the probit" if not excluded else
@@ -766,6 +769,8 @@ class HeckmanResults(LikelihoodModelResults):
         self.global_search = None
         self._profile_cache = {}
         self.mle_retvals = None
+        if normalized_cov_params is None:  # singular Hessian: no standard errors
+            normalized_cov_params = np.full((len(params), len(params)), np.nan)
         super().__init__(model, params, normalized_cov_params, scale=1.0, **kwargs)
         if method == "twostep":
             self.cov_type = "nonrobust"
