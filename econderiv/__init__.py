@@ -5,7 +5,8 @@ into statsmodels.
 """
 
 from econderiv import datasets, special, testing
+from econderiv.models.heckman import Heckman
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["datasets", "special", "testing", "__version__"]
+__all__ = ["datasets", "special", "testing", "__version__", "Heckman"]
