@@ -697,6 +697,14 @@ class _BivariateResultsMixin:
     def nobs(self):
         return self.model.nobs
 
+    @property
+    def df_model(self):
+        return self.model.df_model
+
+    @property
+    def df_resid(self):
+        return self.model.df_resid
+
     @cache_readonly
     def rho(self) -> float:
         """``tanh(athrho)``."""

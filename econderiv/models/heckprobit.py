@@ -178,7 +178,11 @@ class HeckProbit(LikelihoodModel):
             exog_sm = pd.DataFrame(x, columns=xnames, index=index)
         else:
             endog_sm, exog_sm = y_full, x
-        super().__init__(endog_sm, exog_sm, missing="none", **kwargs)
+        # hasconst=False: statsmodels' constant detection rejects the NaN
+        # that outcome regressors may hold for unselected rows; the constants
+        # are counted below.
+        kwargs.pop("hasconst", None)
+        super().__init__(endog_sm, exog_sm, missing="none", hasconst=False, **kwargs)
         self.endog_select = s
         self.exog_select = z
         self.endog_select_name = sname
