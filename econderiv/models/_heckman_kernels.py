@@ -70,7 +70,7 @@ mean(delta)`` and ``rho = b_lambda / sigma``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.special import log_ndtr
@@ -114,6 +114,9 @@ class SelectionData:
     X1: np.ndarray
     y1: np.ndarray
     sel: np.ndarray
+    # the quantities of the last parameter vector seen (optimizers ask for the
+    # value, score and Hessian at the same point)
+    _memo: dict = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def from_arrays(cls, endog, exog, endog_select, exog_select) -> "SelectionData":
@@ -160,6 +163,32 @@ def _data(d, args) -> SelectionData:
 # Log-likelihood and derivatives with respect to the indices
 # ---------------------------------------------------------------------------
 
+def _lam_dlam(x):
+    """``lambda(x)`` and ``lambda'(x)`` sharing one evaluation of the ratio.
+
+    ``lambda' = -lambda (x + lambda)`` is accurate for ``x >= -2`` (the
+    convention of :mod:`econderiv.special.normal`); below, the continued
+    fraction of :func:`mills_ratio_deriv` avoids the cancellation.
+    """
+    lam = mills_ratio(x)
+    with np.errstate(invalid="ignore"):
+        dlam = -lam * (x + lam)
+    far = x < -2.0
+    if far.any():
+        dlam[far] = mills_ratio_deriv(x[far], 1)
+    return lam, dlam
+
+
+def _memo(d: SelectionData, params, key: str, compute):
+    tag = np.asarray(params, dtype=float).tobytes()
+    if d._memo.get("tag") != tag:
+        d._memo.clear()
+        d._memo["tag"] = tag
+    if key not in d._memo:
+        d._memo[key] = compute()
+    return d._memo[key]
+
+
 def _selected_terms(gamma, beta, athrho, lnsigma, d: SelectionData):
     w = d.Z1 @ gamma
     inv_sigma = np.exp(-lnsigma)
@@ -169,10 +198,26 @@ def _selected_terms(gamma, beta, athrho, lnsigma, d: SelectionData):
     return w, u, c, s, A, inv_sigma
 
 
+def _terms(params, d: SelectionData):
+    """Indices of the current parameters: (-w0, (w, u, c, s, A, 1/sigma))."""
+    def compute():
+        gamma, beta, athrho, lnsigma = split_params(params, d.k_select, d.k_outcome)
+        return -(d.Z0 @ gamma), _selected_terms(gamma, beta, athrho, lnsigma, d)
+    return _memo(d, params, "terms", compute)
+
+
+def _ratios(params, d: SelectionData):
+    """``(lambda(-w0), lambda'(-w0), lambda(A), lambda'(A))``."""
+    def compute():
+        mw0, (_, _, _, _, A, _) = _terms(params, d)
+        return _lam_dlam(mw0) + _lam_dlam(A)
+    return _memo(d, params, "ratios", compute)
+
+
 def _loglike_parts(params, d: SelectionData):
-    gamma, beta, athrho, lnsigma = split_params(params, d.k_select, d.k_outcome)
-    ll0 = log_ndtr(-(d.Z0 @ gamma))
-    _, u, _, _, A, _ = _selected_terms(gamma, beta, athrho, lnsigma, d)
+    lnsigma = float(np.asarray(params, dtype=float)[-1])
+    mw0, (_, u, _, _, A, _) = _terms(params, d)
+    ll0 = log_ndtr(mw0)
     ll1 = log_ndtr(A) - 0.5 * u * u - lnsigma - _HALF_LOG_2PI
     return ll0, ll1
 
@@ -183,10 +228,9 @@ def _index_first(params, d: SelectionData):
     Returns ``(lw0, lw1, lm, la, lt)``: ``lw0`` over unselected rows, the rest
     over selected rows.
     """
-    gamma, beta, athrho, lnsigma = split_params(params, d.k_select, d.k_outcome)
-    lw0 = -mills_ratio(-(d.Z0 @ gamma))
-    w, u, c, s, A, inv_sigma = _selected_terms(gamma, beta, athrho, lnsigma, d)
-    lam = mills_ratio(A)
+    _, (w, u, c, s, A, inv_sigma) = _terms(params, d)
+    lam0, _, lam, _ = _ratios(params, d)
+    lw0 = -lam0
     A_a = s * w + c * u
     lw1 = lam * c
     lm = (u - lam * s) * inv_sigma
@@ -201,11 +245,9 @@ def _index_second(params, d: SelectionData):
     Returns a dict with ``ww0`` (unselected rows) and ``ww, wm, wa, wt, mm,
     ma, mt, aa, at, tt`` (selected rows).
     """
-    gamma, beta, athrho, lnsigma = split_params(params, d.k_select, d.k_outcome)
-    out = {"ww0": mills_ratio_deriv(-(d.Z0 @ gamma), 1)}
-    w, u, c, s, A, inv_sigma = _selected_terms(gamma, beta, athrho, lnsigma, d)
-    lam = mills_ratio(A)
-    dlam = mills_ratio_deriv(A, 1)
+    _, (w, u, c, s, A, inv_sigma) = _terms(params, d)
+    _, dlam0, lam, dlam = _ratios(params, d)
+    out = {"ww0": dlam0}
     A_w, A_m, A_a, A_t = c, -s * inv_sigma, s * w + c * u, -s * u
     out["ww"] = dlam * (A_w * A_w)
     out["wm"] = dlam * (A_w * A_m)
@@ -323,6 +365,11 @@ def hessian(params, endog, exog=None, endog_select=None, exog_select=None) -> np
 # Probit (first step and the rho = 0 model)
 # ---------------------------------------------------------------------------
 
+def _probit_ratios(gamma, s, Z):
+    q = 2.0 * np.asarray(s, dtype=float) - 1.0
+    return _lam_dlam(q * (Z @ gamma)), q
+
+
 def probit_loglike(gamma, s, Z) -> float:
     """``sum_i log Phi(q_i z_i'gamma)`` with ``q_i = 2 s_i - 1``."""
     q = 2.0 * np.asarray(s, dtype=float) - 1.0
@@ -337,8 +384,8 @@ def probit_score(gamma, s, Z) -> np.ndarray:
 
 def probit_hessian(gamma, s, Z) -> np.ndarray:
     """``Z' diag(lambda'(q z'gamma)) Z`` (``q^2 = 1``), negative definite."""
-    q = 2.0 * np.asarray(s, dtype=float) - 1.0
-    return (Z.T * mills_ratio_deriv(q * (Z @ gamma), 1)) @ Z
+    (_, dlam), _ = _probit_ratios(gamma, s, Z)
+    return (Z.T * dlam) @ Z
 
 
 def probit_fit(s, Z, maxiter: int = 100):
@@ -352,12 +399,28 @@ def probit_fit(s, Z, maxiter: int = 100):
     s = np.asarray(s, dtype=float)
     Z = np.asarray(Z, dtype=float)
     n = len(s)
+    q = 2.0 * s - 1.0
+    memo = {}
+
+    def ratios(g):
+        # the score and Hessian at a point share lambda and lambda'
+        tag = g.tobytes()
+        if memo.get("tag") != tag:
+            memo.clear()
+            memo["tag"] = tag
+            memo["r"] = _lam_dlam(q * (Z @ g))
+        return memo["r"]
+
+    def score(g):
+        return -(Z.T @ (q * ratios(g)[0])) / n
+
+    def hess(g):
+        return -((Z.T * ratios(g)[1]) @ Z) / n
+
     # start from the scaled linear probability model (Amemiya's 2.5 rule)
     start = 2.5 * np.linalg.lstsq(Z, s - 0.5, rcond=None)[0]
-    x, info = newton_trust(lambda g: -probit_loglike(g, s, Z) / n,
-                           lambda g: -probit_score(g, s, Z) / n, start,
-                           hess=lambda g: -probit_hessian(g, s, Z) / n,
-                           disp=False, maxiter=maxiter)
+    x, info = newton_trust(lambda g: -probit_loglike(g, s, Z) / n, score, start,
+                           hess=hess, disp=False, maxiter=maxiter)
     H = probit_hessian(x, s, Z)
     cov = np.linalg.inv(-H)
     return x, 0.5 * (cov + cov.T), probit_loglike(x, s, Z), bool(info["converged"])
