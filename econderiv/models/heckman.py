@@ -168,11 +168,15 @@ def _prepare(endog, exog, endog_select, exog_select, missing: str):
     if len(set(lengths.values())) != 1:
         raise ValueError("the inputs must have the same number of rows, got "
                          + ", ".join(f"{k} {v}" for k, v in lengths.items()))
-    index = None
-    for obj in (y, X, s, Z):
-        if not isinstance(obj.index, pd.RangeIndex) or obj.index.start != 0:
-            index = obj.index
-            break
+    given = [(name, obj.index) for name, obj, raw in
+             (("endog", y, endog), ("exog", X, exog), ("endog_select", s, endog_select),
+              ("exog_select", Z, exog_select)) if isinstance(raw, (pd.Series, pd.DataFrame))]
+    for name, idx in given[1:]:
+        if not idx.equals(given[0][1]):
+            raise ValueError(f"the pandas indexes of {given[0][0]} and {name} differ; rows "
+                             "are matched by position, so align them first (e.g. with "
+                             ".reindex) or pass arrays")
+    index = given[0][1] if given else None
     index = pd.RangeIndex(len(y)) if index is None else index
     y, s, X, Z = (obj.set_axis(index) for obj in (y, s, X, Z))
     if s.dtype == bool or s.dtype == object and s.map(type).eq(bool).all():
@@ -1031,15 +1035,13 @@ class HeckmanResults(LikelihoodModelResults):
             rows &= model.endog_select == 1
         X, Z = X[rows], Z[rows]
         n_used = int(rows.sum())
+        if n_used == 0:
+            raise ValueError("no rows with finite regressors to average over")
+        # constant columns have no marginal effect
+        xconst = np.all(X == X[:1], axis=0)
+        zconst = np.all(Z == Z[:1], axis=0)
         if at == "mean":
             X, Z = X.mean(axis=0, keepdims=True), Z.mean(axis=0, keepdims=True)
-        xconst = np.all(X == X[:1], axis=0) if n_used > 1 else np.array(
-            [n in ("const", "Intercept") for n in xnames])
-        zconst = np.all(Z == Z[:1], axis=0) if n_used > 1 else np.array(
-            [n in ("const", "Intercept") for n in znames])
-        if at == "mean":
-            xconst = np.array([n in ("const", "Intercept") for n in xnames])
-            zconst = np.array([n in ("const", "Intercept") for n in znames])
         candidates = [n for j, n in enumerate(xnames) if not xconst[j]]
         candidates += [n for j, n in enumerate(znames) if not zconst[j] and n not in candidates]
         if which == "psel":

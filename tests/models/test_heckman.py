@@ -656,3 +656,15 @@ def test_warns_when_twostep_rho_outside_unit_interval():
         res = Heckman(y, X, s, Z).fit(method="twostep")
     assert abs(res.rho) == 1.0
     assert res.sigma == pytest.approx(abs(res.params["lambda"]))
+
+
+def test_misaligned_pandas_indexes():
+    y, X, s, Z = simulate(n=100, seed=48)
+    Xd = pd.DataFrame(X, index=np.arange(100) + 1)
+    with pytest.raises(ValueError, match="indexes of endog and exog differ"):
+        Heckman(pd.Series(y), Xd, pd.Series(s), pd.DataFrame(Z))
+    # labelled, aligned inputs keep their labels in predictions
+    idx = [f"r{i}" for i in range(100)]
+    res = Heckman(pd.Series(y, index=idx), pd.DataFrame(X, index=idx),
+                  pd.Series(s, index=idx), pd.DataFrame(Z, index=idx)).fit()
+    assert list(res.predict(which="psel").index) == idx
