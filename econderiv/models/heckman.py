@@ -544,9 +544,10 @@ class Heckman(LikelihoodModel):
             warnings.simplefilter("ignore", ConvergenceWarning)
             from statsmodels.tools.sm_exceptions import HessianInversionWarning
             warnings.simplefilter("ignore", HessianInversionWarning)
+            if optimizer in fit_funcs:
+                kwargs = dict(kwargs, extra_fit_funcs=fit_funcs)
             mlefit = super().fit(start_params=start, method=optimizer, maxiter=maxiter,
-                                 disp=disp, extra_fit_funcs=fit_funcs,
-                                 warn_convergence=False, **kwargs)
+                                 disp=disp, warn_convergence=False, **kwargs)
         res = HeckmanResults(self, mlefit.params, mlefit.normalized_cov_params,
                              method="mle", cov_type=cov_type,
                              cov_kwds={} if cov_kwds is None else cov_kwds)
@@ -666,6 +667,7 @@ class Heckman(LikelihoodModel):
         best = candidates[int(pick)][1]
         table["chosen"] = table.index == pick
         best._results.global_search = table
+        prof.attrs.update(mle_rho=float(np.tanh(best.params.iloc[-2])), mle_llf=best.llf)
         best._results._profile_cache[("rho", None if grid is None else tuple(np.ravel(grid)))] = prof
         if int(pick) != 0:
             warnings.warn(

@@ -668,3 +668,14 @@ def test_misaligned_pandas_indexes():
     res = Heckman(pd.Series(y, index=idx), pd.DataFrame(X, index=idx),
                   pd.Series(s, index=idx), pd.DataFrame(Z, index=idx)).fit()
     assert list(res.predict(which="psel").index) == idx
+
+
+@pytest.mark.parametrize("optimizer", ["newton_trust", "newton", "bfgs"])
+def test_other_optimizers_reach_the_same_maximum(wooldridge, optimizer):
+    ref = wooldridge.fit()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        res = wooldridge.fit(optimizer=optimizer, maxiter=500)
+    assert res.converged
+    assert res.llf == pytest.approx(ref.llf, abs=1e-5)
+    np.testing.assert_allclose(res.params, ref.params, atol=1e-3)
