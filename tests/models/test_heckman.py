@@ -678,4 +678,7 @@ def test_other_optimizers_reach_the_same_maximum(wooldridge, optimizer):
         res = wooldridge.fit(optimizer=optimizer, maxiter=500)
     assert res.converged
     assert res.llf == pytest.approx(ref.llf, abs=1e-5)
-    np.testing.assert_allclose(res.params, ref.params, atol=1e-3)
+    # distance in standard errors: Newton-type methods reach the same point,
+    # BFGS stops at statsmodels' gradient tolerance, well inside sampling error
+    dist = np.max(np.abs(np.asarray(res.params) - np.asarray(ref.params)) / np.asarray(ref.bse))
+    assert dist < (1e-2 if optimizer == "bfgs" else 1e-5)
