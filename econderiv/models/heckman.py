@@ -58,7 +58,7 @@ from econderiv.special import mills_ratio, mills_ratio_deriv
 __all__ = ["Heckman", "HeckmanResults", "HeckmanMargins", "ProfileLikelihood"]
 
 _MISSING = ("none", "drop", "raise")
-_PREDICT = ("xb", "ycond", "yexpected", "psel", "mills")
+_PREDICT = ("xb", "ycond", "yexpected", "psel", "mills", "xbsel")
 _BOUNDARY_RHO = 0.999
 
 
@@ -936,12 +936,12 @@ class HeckmanResults(LikelihoodModelResults):
             :meth:`Heckman.from_formula`, a DataFrame of raw data is passed
             through the formulas (``exog`` alone serves both equations). None:
             the estimation sample.
-        which : {"xb", "ycond", "yexpected", "psel", "mills"}
+        which : {"xb", "ycond", "yexpected", "psel", "mills", "xbsel"}
             ``"xb"``: ``x'beta``; ``"ycond"``: ``E[y | s = 1] = x'beta +
             rho sigma lambda(z'gamma)``; ``"yexpected"``: ``P(s = 1) E[y | s =
             1]`` (Stata's ``yexpected``, y taken as 0 when unselected);
             ``"psel"``: ``Phi(z'gamma)``; ``"mills"``: ``lambda(z'gamma) =
-            phi/Phi``.
+            phi/Phi``; ``"xbsel"``: the selection index ``z'gamma``.
         transform : bool
             Apply the formulas to DataFrame input (formula models).
 
@@ -960,7 +960,7 @@ class HeckmanResults(LikelihoodModelResults):
             X, Z, index = model._designs_from(exog, exog_select, transform)
             if X is None and which in ("xb", "ycond", "yexpected"):
                 raise ValueError(f"which={which!r} needs exog (the outcome regressors)")
-            if Z is None and which in ("ycond", "yexpected", "psel", "mills"):
+            if Z is None and which in ("ycond", "yexpected", "psel", "mills", "xbsel"):
                 raise ValueError(f"which={which!r} needs exog_select (the selection "
                                  "regressors)")
         with np.errstate(invalid="ignore"):
@@ -968,7 +968,9 @@ class HeckmanResults(LikelihoodModelResults):
                 out = X @ beta
             else:
                 w = Z @ gamma
-                if which == "psel":
+                if which == "xbsel":
+                    out = w
+                elif which == "psel":
                     out = ndtr(w)
                 elif which == "mills":
                     out = mills_ratio(w)

@@ -447,6 +447,7 @@ def test_predict_relations(greene_ml):
     np.testing.assert_allclose(ycond, xb + res.lambda_ * mills, rtol=1e-12)
     np.testing.assert_allclose(yexp, psel * ycond, rtol=1e-12)
     w = greene_ml.model.exog_select @ np.asarray(res.params)[:6]
+    np.testing.assert_allclose(res.predict(which="xbsel"), w, rtol=1e-12)
     np.testing.assert_allclose(psel, stats.norm.cdf(w), rtol=1e-12)
     np.testing.assert_allclose(mills, stats.norm.pdf(w) / stats.norm.cdf(w), rtol=1e-12)
     with pytest.raises(ValueError, match="which"):
@@ -457,7 +458,7 @@ def test_predict_new_data_through_formulas(greene, greene_ml):
     df = datasets.load("mroz87")
     df["kids"] = (df.kids5 + df.kids618 > 0).astype(float)
     new = df.iloc[:5]
-    for which in ("xb", "ycond", "yexpected", "psel", "mills"):
+    for which in ("xb", "ycond", "yexpected", "psel", "mills", "xbsel"):
         out = greene_ml.predict(new, which=which)
         np.testing.assert_allclose(out, greene_ml.predict(which=which).iloc[:5], rtol=1e-12)
         assert list(out.index) == list(new.index)
