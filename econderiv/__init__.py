@@ -6,7 +6,9 @@ into statsmodels.
 
 from econderiv import datasets, special, testing
 from econderiv.models.heckman import Heckman
+from econderiv.models.biprobit import BivariateProbit
+from econderiv.models.heckprobit import HeckProbit
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["datasets", "special", "testing", "__version__", "Heckman"]
+__all__ = ["datasets", "special", "testing", "__version__", "Heckman", "BivariateProbit", "HeckProbit"]
