@@ -36,7 +36,7 @@ from statsmodels.base.model import LikelihoodModel, LikelihoodModelResults
 from statsmodels.base.model import LikelihoodResultsWrapper
 from functools import cached_property as cache_readonly
 from statsmodels.tools.numdiff import approx_fprime
-from statsmodels.tools.sm_exceptions import ConvergenceWarning
+from statsmodels.tools.sm_exceptions import ConvergenceWarning, HessianInversionWarning
 
 from econderiv.models._base import (NEWTON_FIT_FUNCS, ancillary_frame, check_binary,
                                     check_finite, check_full_rank, formula_design, lr_test,
@@ -594,8 +594,7 @@ class BivariateProbit(LikelihoodModel):
         """
         mlefit = _fit_with_restarts(self, LikelihoodModel.fit, start_params, method,
                                     maxiter, disp, global_search, kwargs)
-        res = BivariateProbitResults(self, mlefit.params, mlefit.normalized_cov_params,
-                                     cov_type=cov_type, cov_kwds=cov_kwds or {}, use_t=False)
+        res = _make_results(BivariateProbitResults, self, mlefit, cov_type, cov_kwds)
         res.mle_retvals = mlefit.mle_retvals
         res.mle_settings = mlefit.mle_settings
         res.method = method
@@ -640,7 +639,9 @@ def _fit_with_restarts(model, base_fit, start_params, method, maxiter, disp, glo
     best = None
     for s in starts:
         with warnings.catch_warnings():
+            # Reported once, for the fit kept, by _post_fit_warnings.
             warnings.simplefilter("ignore", ConvergenceWarning)
+            warnings.simplefilter("ignore", HessianInversionWarning)
             try:
                 fit = base_fit(model, start_params=s, method=method, maxiter=maxiter,
                                disp=disp, warn_convergence=False, **dict(kwargs))
@@ -659,6 +660,18 @@ def _fit_with_restarts(model, base_fit, start_params, method, maxiter, disp, glo
     return best[1]
 
 
+def _make_results(cls, model, mlefit, cov_type, cov_kwds):
+    """Results with the requested covariance; NaN covariance (and a warning
+    from :func:`_post_fit_warnings`) when the Hessian is singular."""
+    cov = mlefit.normalized_cov_params
+    if cov is None:
+        k = len(mlefit.params)
+        return cls(model, mlefit.params, np.full((k, k), np.nan), cov_type="nonrobust",
+                   use_t=False)
+    return cls(model, mlefit.params, cov, cov_type=cov_type, cov_kwds=cov_kwds or {},
+               use_t=False)
+
+
 def _post_fit_warnings(res):
     retvals = res.mle_retvals
     if isinstance(retvals, dict) and not retvals.get("converged", True):
@@ -666,10 +679,13 @@ def _post_fit_warnings(res):
             "the maximum-likelihood optimizer did not converge (see res.mle_retvals). "
             "Try maxiter=..., other start_params, global_search=True, or check the "
             "regressors for perfect prediction.", ConvergenceWarning, stacklevel=3)
-    if res.normalized_cov_params is None or not np.all(np.isfinite(res.bse)):
-        warnings.warn("the Hessian is not negative definite at the estimate: standard "
-                      "errors are unavailable. The model may be unidentified (e.g. no "
-                      "exclusion restriction) or the optimum lies on the boundary.",
+    if not np.all(np.isfinite(res.bse)):
+        warnings.warn("the Hessian is singular or not negative definite at the estimate: "
+                      "standard errors are unavailable (NaN). Usual causes: a regressor that "
+                      "predicts an outcome perfectly (coefficients drifting to infinity; see "
+                      "the perfect-prediction warning), a model identified only weakly (no "
+                      "exclusion restriction), or rho on the boundary. Drop the offending "
+                      "regressor or rows, or try global_search=True.",
                       RuntimeWarning, stacklevel=3)
     warn_boundary_rho(res.rho, "rho")
 

@@ -39,7 +39,8 @@ from econderiv.models._base import (check_binary, check_full_rank, prefixed,
                                     warn_perfect_prediction)
 from econderiv.models._bvprobit_kernels import fit_probit, heckprobit_loglike_derivs
 from econderiv.models.biprobit import (_BivariateResultsMixin, _as_matrix, _constant_columns,
-                                       _fit_with_restarts, _lhs_design, _margins,
+                                       _fit_with_restarts, _lhs_design, _make_results,
+                                       _margins,
                                        _post_fit_warnings, _summary, bivariate_prediction)
 from econderiv.special.normal import mills_ratio
 
@@ -314,8 +315,7 @@ class HeckProbit(LikelihoodModel):
         """
         mlefit = _fit_with_restarts(self, LikelihoodModel.fit, start_params, method,
                                     maxiter, disp, global_search, kwargs)
-        res = HeckProbitResults(self, mlefit.params, mlefit.normalized_cov_params,
-                                cov_type=cov_type, cov_kwds=cov_kwds or {}, use_t=False)
+        res = _make_results(HeckProbitResults, self, mlefit, cov_type, cov_kwds)
         res.mle_retvals = mlefit.mle_retvals
         res.mle_settings = mlefit.mle_settings
         res.method = method
