@@ -8,7 +8,8 @@ from econderiv import datasets, special, testing
 from econderiv.models.heckman import Heckman
 from econderiv.models.biprobit import BivariateProbit
 from econderiv.models.heckprobit import HeckProbit
+from econderiv.models.mnlogit import MNLogit
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["datasets", "special", "testing", "__version__", "Heckman", "BivariateProbit", "HeckProbit"]
+__all__ = ["datasets", "special", "testing", "__version__", "Heckman", "BivariateProbit", "HeckProbit", "MNLogit"]

@@ -1,1 +1,3 @@
 """Model families: statsmodels adapters around exact derivative kernels."""
+
+from econderiv.models.mnlogit import MNLogit  # noqa: F401
