@@ -104,7 +104,10 @@ def _apply_missing(missing: str, blocks: Sequence[tuple[np.ndarray, list, str]],
     if missing == "drop":
         return ~bad
     if missing == "raise" and bad.any():
-        raise ValueError(f"{int(bad.sum())} rows have missing values and missing='raise'")
+        cols = [f"{names[j]} ({int(c)} rows)" for arr, names, _ in blocks
+                for j, c in enumerate((~np.isfinite(arr)).sum(axis=0)) if c]
+        raise ValueError(f"{int(bad.sum())} rows have missing values (missing='raise'): "
+                         + ", ".join(dict.fromkeys(cols)))
     if missing not in ("none", "raise", "drop"):
         raise ValueError(f"missing must be 'none', 'drop' or 'raise', got {missing!r}")
     return np.ones(n, dtype=bool)

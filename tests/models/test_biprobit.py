@@ -357,6 +357,8 @@ def test_missing_values_dropped_or_named():
     df.loc[[1, 5], "x3"] = np.nan
     m = BivariateProbit.from_formula(FORMULAS, df)
     assert m.nobs == 298
+    with pytest.raises(ValueError, match=r"missing='raise'\): x3 \(2 rows\)"):
+        BivariateProbit.from_formula(FORMULAS, df, missing="raise")
     x1 = df[["x1", "x2"]].assign(const=1.0)
     with pytest.raises(ValueError, match=r"x3 \(2 rows\)"):
         BivariateProbit(df[["y1", "y2"]], x1, df[["x3"]].assign(const=1.0))
@@ -397,3 +399,11 @@ def test_boundary_rho_warns():
     df["y2"] = df["y1"]
     with pytest.warns(RuntimeWarning, match="boundary"):
         BivariateProbit.from_formula(["y1 ~ x1 + x2", "y2 ~ x1 + x3"], df).fit(maxiter=60)
+
+
+def test_predict_with_arrays(fitted):
+    m = fitted.model
+    p = fitted.predict((m._x1[:4], m._x2[:4]), which="p01")
+    np.testing.assert_allclose(p, fitted.predict(which="p01").to_numpy()[:4])
+    with pytest.raises(ValueError, match="equation 1 needs 4 columns, got 3"):
+        fitted.predict((m._x1[:4, :3], m._x2[:4]))

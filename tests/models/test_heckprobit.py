@@ -225,3 +225,11 @@ def test_warnings_for_identification_and_separation():
     df.loc[(df.s == 1) & (df.d == 1), "y"] = 0.0
     with pytest.warns(RuntimeWarning, match=r"'d' == 1 predicts y = 0 perfectly"):
         HeckProbit.from_formula("y ~ x1 + d", df, selection=SELECTION)
+
+
+def test_predict_with_arrays(fitted):
+    m = fitted.model
+    p = fitted.predict(m._x[:3], m.exog_select[:3], which="p01")
+    np.testing.assert_allclose(p, fitted.predict(which="p01").to_numpy()[:3])
+    with pytest.raises(ValueError, match="give both exog and exog_select"):
+        fitted.predict(m._x[:3])
