@@ -1204,7 +1204,8 @@ class MNLogit(smd.MNLogit):
         beta = np.asarray(res.params).reshape(int(self.K), -1, order="F")
         cov = res.normalized_cov_params
         if cov is None:
-            lam_min = 0.0
+            # no Hessian (skip_hessian=True, or it was singular: warned already)
+            lam_min = np.inf
         else:
             # generalised eigenvalues of (-H, B): 1 / eigenvalues of ((-H)^-1, B^-1)
             try:
@@ -1228,8 +1229,7 @@ class MNLogit(smd.MNLogit):
             idx = np.argsort(-np.abs(flat))[:5]
             names = self._param_labels()
             big = ", ".join(f"{names[i]} = {flat[i]:.3g}" for i in idx)
-            curv = ("not available (singular Hessian)" if cov is None
-                    else f"{lam_min:.1e}")
+            curv = ("not computed" if cov is None else f"{lam_min:.1e}")
             warnings.warn(
                 "The multinomial logit looks (quasi-)separated: "
                 f"{n_certain} observation(s) have a fitted probability of their observed "

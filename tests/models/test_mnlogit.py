@@ -438,6 +438,7 @@ def test_no_separation_warning_on_regular_data(anes):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         MNLogit(endog, exog).fit(disp=0)
+        MNLogit(endog, exog).fit(disp=0, skip_hessian=True, accelerate=False)
 
 
 def test_pandas_in_pandas_out(anes_sm):
