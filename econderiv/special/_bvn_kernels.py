@@ -81,10 +81,14 @@ def npdf(x):
 
 @njit(cache=True)
 def log_ndtr(x):
-    """log Phi(x), relative accuracy ~1e-15 over the whole real line."""
+    """log Phi(x) over the whole real line.
+
+    log(erfc) down to x = -37 (relative error of Phi about 1.1e-16 x^2 from
+    rounding the argument, at most 1.5e-13), the continued fraction below.
+    """
     if x > 0.0:
         return math.log1p(-0.5 * math.erfc(x * _SQRT1_2))
-    if x > -5.0:
+    if x > -37.0:
         return math.log(0.5 * math.erfc(-x * _SQRT1_2))
     u = -x
     # Phi(-u) = phi(u) / (u + t)
@@ -96,8 +100,76 @@ def inv_mills(x):
     """phi(x)/Phi(x), accurate for all x (~ -x for x << 0)."""
     if x > -5.0:
         return npdf(x) / ndtr(x)
+    if x > -37.0:
+        return math.exp(-0.5 * x * x - _LOG_SQRT2PI - log_ndtr(x))
     u = -x
     return u + _mills_cf_tail(u)
+
+
+_XD, _WD = np.polynomial.legendre.leggauss(12)
+
+
+@njit(cache=True)
+def log_ndtr_diff(hi, lo):
+    """log(Phi(hi) - Phi(lo)) for lo < hi, without cancellation.
+
+    A short interval (at most one local scale 1/max(1, |x|)) is integrated
+    directly with Gauss-Legendre, phi varying there by a factor below e^2;
+    otherwise Phi(lo)/Phi(hi) (or the upper-tail ratio) is at most about
+    e^-1 and the difference is formed in log space.
+    """
+    if not lo < hi:
+        return -_INF
+    width = hi - lo
+    scale = max(1.0, max(abs(hi), abs(lo)))
+    if width * scale <= 1.0:
+        mid = 0.5 * (hi + lo)
+        half = 0.5 * width
+        acc = 0.0
+        for i in range(_XD.shape[0]):
+            d = half * _XD[i]
+            # phi(mid + d) / phi(mid) = exp(-d (2 mid + d)/2)
+            acc += _WD[i] * math.exp(-0.5 * d * (2.0 * mid + d))
+        return -0.5 * mid * mid - _LOG_SQRT2PI + math.log(acc * half)
+    if hi <= 0.0:
+        lh = log_ndtr(hi)
+        return lh + math.log1p(-math.exp(log_ndtr(lo) - lh))
+    if lo >= 0.0:
+        ll = log_ndtr(-lo)
+        return ll + math.log1p(-math.exp(log_ndtr(-hi) - ll))
+    return math.log1p(-(ndtr(lo) + ndtr(-hi)))
+
+
+_SIN_COEF = np.array([(-1.0) ** k / math.factorial(2 * k + 1) for k in range(11)])
+
+
+@njit(cache=True)
+def _sin_small(x):
+    """sin(x) for |x| <= 1.2 by its Taylor polynomial to x^21 (error < 1e-20).
+
+    Several times cheaper than a general sin; the Gauss-Legendre nodes of
+    the Genz scheme only need angles up to asin(0.925) = 1.18.
+    """
+    x2 = x * x
+    acc = _SIN_COEF[10]
+    for k in range(9, -1, -1):
+        acc = acc * x2 + _SIN_COEF[k]
+    return x * acc
+
+
+@njit(cache=True)
+def ndtr_diff(hi, lo):
+    """Phi(hi) - Phi(lo) (0 if lo >= hi) with relative accuracy."""
+    if not lo < hi:
+        return 0.0
+    if (hi - lo) * max(1.0, max(abs(hi), abs(lo))) <= 1.0:
+        return math.exp(log_ndtr_diff(hi, lo))
+    # otherwise the ratio of the two terms is below ~e^-1: no cancellation
+    if hi <= 0.0:
+        return ndtr(hi) - ndtr(lo)
+    if lo >= 0.0:
+        return ndtr(-lo) - ndtr(-hi)
+    return 1.0 - ndtr(lo) - ndtr(-hi)
 
 
 # ---------------------------------------------------------------------------
@@ -129,7 +201,7 @@ def _genz_upper(h, k, r):
         asr = math.asin(r)
         acc = 0.0
         for i in range(n):
-            sn = math.sin(0.5 * asr * (1.0 + xs[i]))
+            sn = _sin_small(0.5 * asr * (1.0 + xs[i]))
             acc += ws[i] * math.exp((sn * hk - hs) / ((1.0 - sn) * (1.0 + sn)))
         return acc * asr / (4.0 * _PI) + ndtr(-h) * ndtr(-k)
     if r < 0.0:
@@ -201,18 +273,17 @@ def log_pdf2(a, b, r):
 
 
 @njit(cache=True)
-def _degenerate_cdf(a, b, r):
-    """Phi2 at r = +-1 (a, b not NaN)."""
+def _degenerate_logcdf(a, b, r):
+    """log Phi2 at r = +-1 (a, b finite)."""
     if r > 0.0:
-        return ndtr(min(a, b))
+        return log_ndtr(min(a, b))
     # P(X <= a, -X <= b) = P(-b <= X <= a)
-    if a <= -b:
-        return 0.0
-    if a <= 0.0:
-        return ndtr(a) - ndtr(-b)
-    if -b >= 0.0:
-        return ndtr(-(-b)) - ndtr(-a)
-    return 1.0 - ndtr(-a) - ndtr(-b)
+    return log_ndtr_diff(a, -b)
+
+
+# Below this value the Genz result (absolute error ~1e-16) is replaced by the
+# relative-accuracy x-integral; above it Genz's relative error is < ~1e-11.
+_TAIL = 1e-5
 
 
 @njit(cache=True)
@@ -227,7 +298,9 @@ def cdf_abs(a, b, r):
     if b == _INF:
         return ndtr(a)
     if abs(r) == 1.0:
-        return _degenerate_cdf(a, b, r)
+        if r > 0.0:
+            return ndtr(min(a, b))
+        return ndtr_diff(a, -b)
     v = _genz_upper(-a, -b, r)
     return min(max(v, 0.0), 1.0)
 
@@ -269,7 +342,10 @@ def pdf_value(a, b, r):
 
 @njit(cache=True)
 def cdf_value(a, b, r):
-    return cdf_abs(a, b, r)
+    v = cdf_abs(a, b, r)
+    if v < _TAIL and abs(r) < 1.0 and not (math.isinf(a) or math.isinf(b)):
+        return math.exp(tail_logcdf(a, b, r))
+    return v
 
 
 @njit(cache=True)
@@ -282,16 +358,16 @@ def logcdf_value(a, b, r):
         return log_ndtr(b)
     if b == _INF:
         return log_ndtr(a)
-    if r == 1.0:
-        return log_ndtr(min(a, b))
-    v = cdf_abs(a, b, r)
+    if abs(r) == 1.0:
+        return _degenerate_logcdf(a, b, r)
+    v = _genz_upper(-a, -b, r)
     if v > 0.5:
         # log(1 - P(X > a or Y > b)); the union probability has no cancellation
-        comp = ndtr(-a) + ndtr(-b) - cdf_abs(-a, -b, r)
+        comp = ndtr(-a) + ndtr(-b) - cdf_value(-a, -b, r)
         return math.log1p(-comp)
-    if v > 0.0:
+    if v >= _TAIL:
         return math.log(v)
-    return -_INF
+    return tail_logcdf(a, b, r)
 
 
 @njit(cache=True)
@@ -391,15 +467,16 @@ def hess_value(a, b, r, out6):
         return
     s2 = _one_minus_r2(r)
     da, db, p2 = _grad_parts(a, b, r)
-    out6[0] = -a * da - r * p2
-    out6[1] = p2
-    out6[2] = p2 * (r * b - a) / s2
-    out6[3] = -b * db - r * p2
-    out6[4] = p2 * (r * a - b) / s2
-    # (a - r b)(b - r a) + r s^2, with the differences formed without cancellation
+    # c_a = (b - r a)/s and c_b = (a - r b)/s formed without cancellation:
+    # (r b - a)/s^2 = -c_b/s, and (a - r b)(b - r a) + r s^2 = s^2 (c_a c_b + r)
     s = math.sqrt(s2)
     ca = _cond_arg(a, b, r, s)
     cb = _cond_arg(b, a, r, s)
+    out6[0] = -a * da - r * p2
+    out6[1] = p2
+    out6[2] = -p2 * cb / s
+    out6[3] = -b * db - r * p2
+    out6[4] = -p2 * ca / s
     out6[5] = p2 * (ca * cb + r) / s2
 
 
@@ -470,28 +547,31 @@ def loghess_value(a, b, r, out6):
     """Write the six second partials of log Phi2 (aa, ab, ar, bb, br, rr)."""
     g = np.empty(3)
     L = loggrad_value(a, b, r, g)
-    if math.isnan(L) or L == -_INF or abs(r) == 1.0:
+    for j in range(6):
+        out6[j] = 0.0
+    if math.isnan(L) or L == -_INF:
         for j in range(6):
             out6[j] = _NAN
-        if abs(r) == 1.0 and not math.isnan(g[0]) and g[2] == 0.0:
-            # off the singular line: only the univariate curvature survives
-            out6[0] = -a * g[0] - g[0] * g[0]
-            out6[3] = -b * g[1] - g[1] * g[1]
-            out6[1] = -g[0] * g[1]
-            out6[2] = 0.0
-            out6[4] = 0.0
-            out6[5] = 0.0
         return
     ga = g[0]
     gb = g[1]
     gr = g[2]
     if a == _INF or b == _INF:
-        for j in range(6):
-            out6[j] = 0.0
+        # log Phi of the other argument, or 0 when both are infinite
         if a == _INF and b != _INF:
             out6[3] = -b * gb - gb * gb
         elif b == _INF and a != _INF:
             out6[0] = -a * ga - ga * ga
+        return
+    if abs(r) == 1.0:
+        if gr == _INF:
+            for j in range(6):
+                out6[j] = _NAN
+            return
+        # log Phi(min(a, b)) or log(Phi(a) - Phi(-b)): no rho curvature
+        out6[0] = -a * ga - ga * ga
+        out6[1] = -ga * gb
+        out6[3] = -b * gb - gb * gb
         return
     s2 = _one_minus_r2(r)
     s = math.sqrt(s2)
@@ -499,9 +579,9 @@ def loghess_value(a, b, r, out6):
     cb = _cond_arg(b, a, r, s)
     out6[0] = -a * ga - r * gr - ga * ga
     out6[1] = gr - ga * gb
-    out6[2] = gr * (r * b - a) / s2 - ga * gr
+    out6[2] = -gr * cb / s - ga * gr
     out6[3] = -b * gb - r * gr - gb * gb
-    out6[4] = gr * (r * a - b) / s2 - gb * gr
+    out6[4] = -gr * ca / s - gb * gr
     out6[5] = gr * (ca * cb + r) / s2 - gr * gr
 
 
@@ -522,3 +602,206 @@ def loop_loghess(a, b, r, h):
         loghess_value(a[i], b[i], r[i], g)
         for j in range(6):
             h[j, i] = g[j]
+
+
+# ---------------------------------------------------------------------------
+# relative accuracy: log Phi2 from the x-integral (any finite a, b, |r| < 1)
+# ---------------------------------------------------------------------------
+#
+# Phi2(a, b, r) = int_{-inf}^{a} phi(x) Phi(c0 + c1 x) dx, c0 = b/s, c1 = -r/s.
+# The log-integrand f(x) = -x^2/2 + log Phi(c0 + c1 x) (+ const) is concave
+# (f'' <= -1). We find its maximum x* on (-inf, a], its local width w there,
+# and the distances on either side at which f has dropped by _DROP (Newton on
+# the convex drop function, started outside the root so that it converges
+# monotonically), then integrate exp(f - f*) by Gauss-Legendre in u with
+# x = x* + w sinh(u): linear near the mode, geometric in the tails, so one
+# rule fits Gaussian and exponential shapes alike.
+
+_XT, _WT = np.polynomial.legendre.leggauss(24)
+_DROP = 40.0
+
+
+@njit(cache=True)
+def _fprime(delta, xs, n0, r, s):
+    """f'(x) and f''(x) at x = x* + delta (f'' clipped to <= -1, its exact bound)."""
+    x = xs + delta
+    c = (n0 - r * delta) / s
+    m = inv_mills(c)
+    c1 = -r / s
+    d1 = -x + c1 * m
+    d2 = -1.0 - c1 * c1 * m * (c + m)
+    if not d2 <= -1.0:
+        d2 = -1.0
+    return d1, d2
+
+
+@njit(cache=True)
+def _drop(delta, xs, fs, n0, r, s):
+    """f(x*) - f(x* + delta) (>= 0 away from the mode).
+
+    n0 = b - r x* is formed once without cancellation, so the conditional
+    argument (n0 - r delta)/s keeps its accuracy as |r| -> 1.
+    """
+    # x^2/2 - xs^2/2 = delta (2 xs + delta)/2, with delta exact
+    return 0.5 * delta * (2.0 * xs + delta) - (log_ndtr((n0 - r * delta) / s) - fs)
+
+
+@njit(cache=True)
+def _side(sign, limit, w0, xs, fs, n0, r, s):
+    """int_0^limit exp(f(x* + sign d) - f(x*)) dd for one side of the mode.
+
+    The scale w of the map d = w sinh(u) is the distance at which f has
+    dropped by 1 (to within a factor 2); the upper end is the distance at
+    which it has dropped by _DROP, or limit.
+    """
+    if not limit > 0.0:
+        return 0.0
+    # w: first distance (halving or doubling from w0) with a drop >= 1
+    d = min(w0, limit)
+    dr = _drop(sign * d, xs, fs, n0, r, s)
+    it = 0
+    while dr >= 1.0 and it < 2000:
+        dn = 0.5 * d
+        drn = _drop(sign * dn, xs, fs, n0, r, s)
+        if drn < 1.0:
+            break
+        d = dn
+        dr = drn
+        it += 1
+    it = 0
+    while dr < 1.0 and d < limit and it < 2000:
+        d = min(2.0 * d, limit)
+        dr = _drop(sign * d, xs, fs, n0, r, s)
+        it += 1
+    w = d
+    # end: the concavity bound, then Newton from above on drop(d) = _DROP
+    if dr < _DROP:
+        if d >= limit:
+            ext = limit
+        else:
+            d = d * _DROP / dr
+            if d >= limit:
+                d = limit
+            dr = _drop(sign * d, xs, fs, n0, r, s)
+            ext = d
+    else:
+        ext = d
+    if dr > _DROP:
+        for _ in range(40):
+            if dr <= 1.25 * _DROP:
+                break
+            g, _h = _fprime(sign * d, xs, n0, r, s)
+            slope = -sign * g
+            if not slope > 0.0:
+                break
+            d = d - (dr - _DROP) / slope
+            dr = _drop(sign * d, xs, fs, n0, r, s)
+        ext = d
+    U = math.asinh(ext / w)
+    half = 0.5 * U
+    acc = 0.0
+    for i in range(_XT.shape[0]):
+        eu = math.exp(half * (1.0 + _XT[i]))
+        inv = 1.0 / eu
+        # sinh and cosh from one exponential
+        acc += (_WT[i] * math.exp(-_drop(sign * w * 0.5 * (eu - inv), xs, fs, n0, r, s))
+                * 0.5 * (eu + inv))
+    return acc * half * w
+
+
+@njit(cache=True)
+def _numerator(b, r, x):
+    """b - r x without the cancellation of r -> +-1 (exact factor 1 -+ r)."""
+    if r >= 0.0:
+        return (b - x) + (1.0 - r) * x
+    return (b + x) - (1.0 + r) * x
+
+
+@njit(cache=True)
+def tail_logcdf(a, b, r):
+    """log Phi2(a, b, r) with relative accuracy, finite a, b, |r| < 1.
+
+    The x-integral is accurate when its integrand has a single scale. Two
+    reductions keep it so:
+
+    * r < 0 and a + b > 0: Phi2(a, b, r) = [Phi(a) - Phi(-b)] + Phi2(-a, -b, r),
+      two positive terms (the step of the conditional probability would
+      otherwise sit inside the range of integration);
+    * r > 0, a <= b and Phi((b - r a)/s) not ~1: Phi(a) - P(X <= a, Y > b),
+      whose integrand has one scale, when that subtracted probability is
+      below Phi(a)/2.
+    """
+    if r == 0.0:
+        return log_ndtr(a) + log_ndtr(b)
+    if r < 0.0 and a + b > 0.0:
+        return _logaddexp(log_ndtr_diff(a, -b), _xint_logcdf(-a, -b, r))
+    if b < a:
+        t = a
+        a = b
+        b = t
+    if r > 0.0:
+        s = math.sqrt(_one_minus_r2(r))
+        # two scales only when the conditional step is sharp next to the
+        # normal tail and not already saturated at the endpoint
+        if s * max(1.0, abs(a)) < 0.5 and _numerator(b, r, a) / s < 8.5:
+            q = _xint_logcdf(a, -b, -r)
+            la = log_ndtr(a)
+            if q < la - 0.6931471805599453:
+                return la + math.log1p(-math.exp(q - la))
+    return _xint_logcdf(a, b, r)
+
+
+@njit(cache=True)
+def _logaddexp(x, y):
+    if x < y:
+        t = x
+        x = y
+        y = t
+    if y == -_INF:
+        return x
+    return x + math.log1p(math.exp(y - x))
+
+
+@njit(cache=True)
+def _xint_logcdf(a, b, r):
+    """log Phi2 by the x-integral (see the section notes)."""
+    if b < a:
+        t = a
+        a = b
+        b = t
+    s = math.sqrt(_one_minus_r2(r))
+    xs = a
+    n0 = _numerator(b, r, xs)
+    d1, d2 = _fprime(0.0, xs, n0, r, s)
+    if d1 >= 0.0:
+        w = 2.0 / (d1 + math.sqrt(d1 * d1 - 2.0 * d2))
+    else:
+        # Newton for f'(x) = 0 on (-inf, a), kept inside a bracket
+        hi = a
+        lo = -_INF
+        x = a
+        for _ in range(200):
+            step = -d1 / d2
+            xn = x + step
+            if d1 < 0.0:
+                hi = x
+            else:
+                lo = x
+            if not (xn > lo and xn < hi):
+                if lo == -_INF:
+                    xn = hi - 2.0 * (abs(hi) + 1.0)
+                else:
+                    xn = 0.5 * (lo + hi)
+            x = xn
+            d1, d2 = _fprime(0.0, x, _numerator(b, r, x), r, s)
+            # the split need not sit exactly at the mode
+            if abs(step) * math.sqrt(-d2) < 1e-3:
+                break
+        xs = x
+        n0 = _numerator(b, r, xs)
+        w = 1.0 / math.sqrt(-d2)
+    fs = log_ndtr(n0 / s)
+    total = _side(-1.0, _INF, w, xs, fs, n0, r, s)
+    if a > xs:
+        total += _side(1.0, a - xs, w, xs, fs, n0, r, s)
+    return -0.5 * xs * xs - _LOG_SQRT2PI + fs + math.log(total)
