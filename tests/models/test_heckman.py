@@ -378,6 +378,9 @@ def test_twostep_names_and_ancillary(greene):
     assert np.isnan(res.ancillary.loc["rho", "std err"])
     assert res.lambda_ == pytest.approx(res.rho * res.sigma)
     assert np.isnan(res.llf)
+    tt = res.t_test("lambda = 0")
+    assert float(np.squeeze(tt.tvalue)) == pytest.approx(res.params["lambda"] / res.bse["lambda"])
+    assert list(res.conf_int().index)[-1] == "lambda"
     with pytest.raises(ValueError, match="twostep"):
         greene.fit(method="twostep", cov_type="HC0")
     # the model's ML names are untouched by the two-step fit
