@@ -699,13 +699,25 @@ def _side(sign, limit, w0, xs, fs, n0, r, s):
         ext = d
     U = math.asinh(ext / w)
     half = 0.5 * U
+    # While Phi(c) is representable the integrand is formed as a ratio
+    # Phi(c)/Phi(c*), which saves a logarithm per node.
+    use_ratio = fs > -700.0
+    inv_ps = 0.0
+    if use_ratio:
+        inv_ps = 1.0 / math.exp(fs)
     acc = 0.0
     for i in range(_XT.shape[0]):
         eu = math.exp(half * (1.0 + _XT[i]))
         inv = 1.0 / eu
         # sinh and cosh from one exponential
-        acc += (_WT[i] * math.exp(-_drop(sign * w * 0.5 * (eu - inv), xs, fs, n0, r, s))
-                * 0.5 * (eu + inv))
+        delta = sign * w * 0.5 * (eu - inv)
+        c = (n0 - r * delta) / s
+        g = 0.5 * delta * (2.0 * xs + delta)
+        if use_ratio and c > -37.0 and g > -700.0:
+            val = math.exp(-g) * (0.5 * math.erfc(-c * _SQRT1_2)) * inv_ps
+        else:
+            val = math.exp(-g + (log_ndtr(c) - fs))
+        acc += _WT[i] * val * 0.5 * (eu + inv)
     return acc * half * w
 
 
