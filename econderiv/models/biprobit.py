@@ -775,6 +775,74 @@ class _BivariateResultsMixin:
         r = getattr(self, "mle_retvals", None)
         return bool(r.get("converged", True)) if isinstance(r, dict) else True
 
+    def profile_loglike(self, param: str = "rho", grid=None, maxiter: int = 100):
+        """Profile log-likelihood of rho: the maximum over the coefficients on a grid.
+
+        Parameters
+        ----------
+        param : {"rho"}
+        grid : array_like, optional
+            Values strictly inside (-1, 1). Default: every 0.05 in
+            [-0.95, 0.95] and +-0.975, +-0.99, +-0.995.
+        maxiter : int
+            Newton iterations per grid point.
+
+        Returns
+        -------
+        DataFrame
+            Columns ``rho``, ``llf``, ``converged`` and the maximising
+            coefficients; the sweep starts at the estimate and moves outwards,
+            each point starting from its neighbour's solution. Where the
+            profile is flat, rho is weakly identified; ``llf >= self.llf -
+            chi2_1(0.95)/2`` marks the LR confidence interval. The table has a
+            ``plot()`` method (shared with :class:`econderiv.models.heckman.Heckman`).
+        """
+        from econderiv.models._base import newton_trust
+
+        if param != "rho":
+            raise ValueError(f"profile_loglike supports param='rho', got {param!r}")
+        if grid is None:
+            grid = np.r_[-0.995, -0.99, -0.975, np.round(np.arange(-0.95, 0.951, 0.05), 2),
+                         0.975, 0.99, 0.995]
+        grid = np.sort(np.asarray(grid, dtype=float))
+        if np.any(np.abs(grid) >= 1):
+            raise ValueError("grid values of rho must lie strictly inside (-1, 1)")
+        model = self.model
+        n = model.nobs
+        p_hat = np.asarray(self.params, dtype=float)
+        rows = {}
+
+        def solve(r, start):
+            a = np.arctanh(r)
+
+            def full(b):
+                return np.append(b, a)
+
+            b, ret = newton_trust(lambda b: -model.loglike(full(b)) / n,
+                                  lambda b: -model.score(full(b))[:-1] / n, start,
+                                  disp=False, maxiter=maxiter,
+                                  hess=lambda b: -model.hessian(full(b))[:-1, :-1] / n)
+            return b, model.loglike(full(b)), bool(ret["converged"])
+
+        for side in (grid[grid >= self.rho], grid[grid < self.rho][::-1]):
+            start = p_hat[:-1]
+            for r in side:
+                with np.errstate(all="ignore"):
+                    b, llf, ok = solve(r, start)
+                rows[r] = (llf, ok, b)
+                if ok:
+                    start = b
+        names = list(model.param_names[:-1])
+        data = [[r, rows[r][0], rows[r][1], *rows[r][2]] for r in grid]
+        frame = pd.DataFrame(data, columns=["rho", "llf", "converged", *names])
+        try:
+            from econderiv.models.heckman import ProfileLikelihood
+            frame = ProfileLikelihood(frame)
+        except ImportError:  # plotting helper unavailable; the table stands alone
+            pass
+        frame.attrs.update(mle_rho=self.rho, mle_llf=self.llf)
+        return frame
+
 
 class BivariateProbitResults(_BivariateResultsMixin, LikelihoodModelResults):
     """Results of :class:`BivariateProbit`.

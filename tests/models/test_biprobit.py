@@ -407,3 +407,11 @@ def test_predict_with_arrays(fitted):
     np.testing.assert_allclose(p, fitted.predict(which="p01").to_numpy()[:4])
     with pytest.raises(ValueError, match="equation 1 needs 4 columns, got 3"):
         fitted.predict((m._x1[:4, :3], m._x2[:4]))
+
+
+def test_profile_loglike_of_rho(fitted):
+    prof = fitted.profile_loglike(grid=[0.0, fitted.rho, 0.9])
+    llf = dict(zip(prof.rho, prof.llf))
+    assert llf[0.0] == pytest.approx(fitted.llf_independent, abs=1e-6)
+    assert llf[fitted.rho] == pytest.approx(fitted.llf, abs=1e-8)
+    assert llf[0.9] < fitted.llf - 10

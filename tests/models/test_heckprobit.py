@@ -233,3 +233,16 @@ def test_predict_with_arrays(fitted):
     np.testing.assert_allclose(p, fitted.predict(which="p01").to_numpy()[:3])
     with pytest.raises(ValueError, match="give both exog and exog_select"):
         fitted.predict(m._x[:3])
+
+
+def test_profile_loglike_of_rho(fitted):
+    prof = fitted.profile_loglike(grid=[-0.5, 0.0, fitted.rho, 0.4])
+    assert list(prof.columns[:3]) == ["rho", "llf", "converged"]
+    assert prof.converged.all()
+    llf = dict(zip(prof.rho, prof.llf))
+    # At rho = 0 the maximum is the two separate probits; at the estimate, the fit.
+    assert llf[0.0] == pytest.approx(fitted.llf_restricted, abs=1e-6)
+    assert llf[fitted.rho] == pytest.approx(fitted.llf, abs=1e-8)
+    assert prof.llf.max() <= fitted.llf + 1e-8
+    with pytest.raises(ValueError, match="strictly inside"):
+        fitted.profile_loglike(grid=[1.0])
