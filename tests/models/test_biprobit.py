@@ -30,12 +30,6 @@ def simulate(n, rho, seed, b1=(0.3, 0.5, -0.4, 0.3), b2=(-0.2, 0.6, 0.5)):
 
 FORMULAS = ["y1 ~ x1 + x2 + d", "y2 ~ x1 + x3"]
 
-# Known defect of econderiv.special.bvn (being improved in the same tree): for
-# rho near -1 and in the far tails bvn_logcdf returns -inf or loses relative
-# accuracy (e.g. log Phi2(-8, -1, -0.6) = -61.47, quadrature -64.73). These
-# cases test the models end to end and must start passing when it is fixed
-# (strict: an unexpected pass fails, so the marker cannot outlive the bug).
-BVN_TAILS = pytest.mark.xfail(strict=True, reason="bvn_logcdf tail accuracy (special/bvn.py)")
 TRUE = np.array([0.3, 0.5, -0.4, 0.3, -0.2, 0.6, 0.5])
 
 
@@ -59,8 +53,7 @@ def _check(model, points, rtol_g=1e-6, rtol_h=1e-6):
 
 # -- derivatives ---------------------------------------------------------------
 
-@pytest.mark.parametrize("athrho", [0.02, 0.7, -1.2, 3.0,
-                                    pytest.param(-3.0, marks=BVN_TAILS)])
+@pytest.mark.parametrize("athrho", [0.02, 0.7, -1.2, 3.0, -3.0])
 def test_score_and_hessian_match_numerical(small_model, athrho):
     # athrho = +-3 is rho = +-0.995. (At rho = 0 exactly the beta1-beta2
     # block vanishes identically, which a relative check cannot judge; see
@@ -77,8 +70,7 @@ def test_cross_equation_block_vanishes_at_rho_zero(small_model):
     assert np.max(np.abs(h[:4, :4])) > 1.0
 
 
-@pytest.mark.parametrize("scale", [2.5, pytest.param(6.0, marks=BVN_TAILS),
-                                   pytest.param(15.0, marks=BVN_TAILS)])
+@pytest.mark.parametrize("scale", [2.5, 6.0, 15.0])
 @pytest.mark.parametrize("athrho", [0.5, -0.5, 2.0])
 def test_derivatives_with_extreme_linear_predictors(small_model, scale, athrho):
     # Coefficients scaled up: |xb| reaches 20-60, probabilities of observed
@@ -100,7 +92,6 @@ def test_log_hessian_formulas_match_bvn_logcdf_hess():
             np.testing.assert_allclose(mine, theirs, rtol=1e-8, atol=1e-12)
 
 
-@BVN_TAILS
 def test_kernel_cells_against_quadrature():
     # log Phi2 by mpmath quadrature (50 digits) for a few cells, some tiny.
     mpmath.mp.dps = 50

@@ -28,9 +28,6 @@ def simulate(n, rho, seed):
 
 OUTCOME, SELECTION = "y ~ x1 + x2", "s ~ x1 + z"
 
-# See tests/models/test_biprobit.py: bvn_logcdf is inaccurate for rho near -1
-# and in the far tails (special/bvn.py is being improved); strict markers.
-BVN_TAILS = pytest.mark.xfail(strict=True, reason="bvn_logcdf tail accuracy (special/bvn.py)")
 
 
 @pytest.fixture(scope="module")
@@ -50,16 +47,14 @@ def _check(model, points, rtol=1e-6):
     assert res.grad_error < rtol and res.hess_error < rtol, res
 
 
-@pytest.mark.parametrize("athrho", [0.02, 0.8, -1.0, pytest.param(3.0, marks=BVN_TAILS),
-                                    -3.0])
+@pytest.mark.parametrize("athrho", [0.02, 0.8, -1.0, 3.0, -3.0])
 def test_score_and_hessian_match_numerical(small_model, athrho):
     p = np.concatenate([GAMMA, BETA, [athrho]])
     _check(small_model, [p, p + 0.1 * np.cos(np.arange(len(p)))])
 
 
-@pytest.mark.parametrize("scale,athrho", [
-    (2.5, 0.5), (2.5, -0.5), (6.0, -0.5), pytest.param(6.0, 0.5, marks=BVN_TAILS),
-    pytest.param(15.0, 0.5, marks=BVN_TAILS), pytest.param(15.0, -0.5, marks=BVN_TAILS)])
+@pytest.mark.parametrize("scale,athrho", [(2.5, 0.5), (2.5, -0.5), (6.0, 0.5), (6.0, -0.5),
+                                          (15.0, 0.5), (15.0, -0.5)])
 def test_derivatives_with_extreme_linear_predictors(small_model, scale, athrho):
     p = np.concatenate([scale * GAMMA, scale * BETA, [athrho]])
     ll = small_model.loglikeobs(p)
