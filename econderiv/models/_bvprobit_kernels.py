@@ -27,7 +27,10 @@ follow in closed form from the identities ``d Phi2/d r = phi2`` and
                                            L_br = -g_r (u_b + g_b)
 
 so the Hessian never forms ``Phi2`` itself or a ratio of two tiny numbers:
-only the log-space ratios ``g`` enter. ``1 - r^2 = sech(alpha)^2`` is
+only the log-space ratios ``g`` enter. (These are the formulas of
+``bvn_logcdf_hess``, against which the tests check them; forming them here
+from the gradient saves one more evaluation of ``log Phi2`` per observation
+and Newton step.) ``1 - r^2 = sech(alpha)^2`` is
 formed from ``alpha`` directly, without the cancellation of ``1 - tanh^2``.
 
 Chain rule to the indices and ``alpha``
