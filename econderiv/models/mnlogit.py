@@ -187,19 +187,23 @@ def mnlogit_block(exog, y, beta, hessian: bool = False):
         blocks of the Hessian. Sums over blocks are the full-data sums;
         :func:`_unpack_blocks` gives the square Hessian.
     """
-    eta = exog @ beta
-    lse, prob = _log_softmax_rest(eta)
+    # category-major layout (J-1, c): reductions over categories then run
+    # along contiguous rows (2x faster than axis-1 reductions of (c, J-1))
+    eta = beta.T @ exog.T
+    shift = np.maximum(eta.real.max(axis=0), 0.0)   # includes the base's 0
+    prob = np.exp(eta - shift)
+    denom = np.exp(-shift) + prob.sum(axis=0)
     rows = np.flatnonzero(y > 0)
-    cols = y[rows] - 1
-    ll = eta[rows, cols].sum() - lse.sum()
-    resid = -prob
-    resid[rows, cols] += 1.0
-    grad = exog.T @ resid
-    if not hessian:
-        return ll, grad, None
-    pt = np.ascontiguousarray(prob.T)
-    xt = np.ascontiguousarray(exog.T)
-    hp = _packed_gram(xt, _pair_weights(pt, diag=pt))
+    cats = y[rows] - 1
+    ll = eta[cats, rows].sum() - (shift.sum() + np.log(denom).sum())
+    prob /= denom
+    hp = None
+    if hessian:
+        xt = np.ascontiguousarray(exog.T)
+        hp = _packed_gram(xt, _pair_weights(prob, diag=prob))
+    resid = np.negative(prob, out=prob)
+    resid[cats, rows] += 1.0
+    grad = exog.T @ resid.T
     return ll, grad, hp
 
 
@@ -978,6 +982,14 @@ class MNLogit(smd.MNLogit):
     # -- fitting -------------------------------------------------------------
     def fit(self, start_params=None, method="bohning", maxiter=None, full_output=1, disp=1,
             callback=None, accelerate=True, tol=1e-12, skip_hessian=False, **kwargs):
+        # small dense algebra (p(J-1) square) is fastest on one BLAS thread;
+        # the row-block kernels run in their own threads
+        with _blas_single_thread():
+            return self._fit(start_params, method, maxiter, full_output, disp, callback,
+                             accelerate, tol, skip_hessian, **kwargs)
+
+    def _fit(self, start_params=None, method="bohning", maxiter=None, full_output=1, disp=1,
+             callback=None, accelerate=True, tol=1e-12, skip_hessian=False, **kwargs):
         """Fit by maximum likelihood.
 
         Parameters
@@ -1119,7 +1131,7 @@ class MNLogit(smd.MNLogit):
             warnings.warn(f"Böhning multinomial logit did not converge after "
                           f"{out['iterations']} iterations ({out['message']}; criterion "
                           f"{out['criterion']:.2e} > tol {tol:.1e}); {hint}. Check "
-                          "mle_retvals.", ConvergenceWarning, stacklevel=3)
+                          "mle_retvals.", ConvergenceWarning, stacklevel=4)
         return mlefit
 
     # -- covariance ----------------------------------------------------------
@@ -1238,7 +1250,7 @@ class MNLogit(smd.MNLogit):
                 "coefficients drift to +-infinity and the MLE may not exist. Largest "
                 f"coefficients: {big}. Try: merging sparse categories, dropping the "
                 "regressor(s) that predict a category perfectly, or "
-                "fit_regularized(alpha=...).", PerfectSeparationWarning, stacklevel=3)
+                "fit_regularized(alpha=...).", PerfectSeparationWarning, stacklevel=4)
 
     def _param_labels(self):
         ynames = smd.MultinomialResults._maybe_convert_ynames_int(dict(self._ynames_map))
@@ -1288,5 +1300,5 @@ def _inverse_neg_hessian(hess: np.ndarray):
         except linalg.LinAlgError:
             pass
     warnings.warn("Inverting hessian failed, no bse or cov_params available",
-                  HessianInversionWarning, stacklevel=3)
+                  HessianInversionWarning, stacklevel=5)
     return None
