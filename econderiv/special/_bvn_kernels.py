@@ -617,7 +617,7 @@ def loop_loghess(a, b, r, h):
 # x = x* + w sinh(u): linear near the mode, geometric in the tails, so one
 # rule fits Gaussian and exponential shapes alike.
 
-_XT, _WT = np.polynomial.legendre.leggauss(24)
+_XT, _WT = np.polynomial.legendre.leggauss(32)
 _DROP = 40.0
 
 

@@ -45,7 +45,7 @@ has a single compiled signature.
   ``Phi2 = int_{-inf}^{min(a,b)} phi(x) Phi((b - rho x)/s) dx`` in log space.
   The log-integrand is concave; its maximum on the range and the distances
   at which it has dropped by 1 and by 40 are found by Newton steps, and the
-  integral is done by 24-point Gauss-Legendre in ``u`` with
+  integral is done by 32-point Gauss-Legendre in ``u`` with
   ``x = x* -+ w sinh(u)`` on each side of the maximum. Two identities keep
   the integrand single-scaled: for ``rho < 0`` and ``a + b > 0``,
   ``Phi2(a, b, rho) = [Phi(a) - Phi(-b)] + Phi2(-a, -b, rho)``; for
