@@ -40,6 +40,11 @@ chunked drivers add blocks, so memory beyond the data is O(chunk x (J-1)) for
 the score and O(chunk x p^2) for the Hessian. The same block kernel can be
 mapped over dask partitions and the results summed.
 
+The row range is split into one contiguous part per CPU (module setting
+``N_THREADS``), each summed by a Python thread with BLAS pinned to one thread
+(threadpoolctl): numpy releases the GIL, and many small multi-threaded BLAS
+calls are slow, badly so on a shared machine.
+
 The Hessian of a block is assembled from "packed" Gram products: with
 ``Q_i = vech(x_i x_i')`` (``p(p+1)/2`` products per row) and weights
 ``w_i,(j,l) = P_ij P_il - 1{j=l} P_ij`` for the ``J(J-1)/2`` pairs ``j <= l``,
