@@ -818,8 +818,15 @@ class MNLogit(smd.MNLogit):
       curvature model of an L-BFGS method, finished by exact Newton steps;
       ``accelerate=False`` gives the plain monotone MM iteration.
     * ``cov_type`` "HC0", "HC1" and "cluster" are computed block by block
-      without the ``n x p(J-1)`` score matrix (same values as statsmodels).
+      without the ``n x p(J-1)`` score matrix. HC0 and cluster (CRV1, with
+      statsmodels' small-sample factors) equal statsmodels' values; HC1 is
+      HC0 times ``n / (n - k)`` (statsmodels' discrete models return the HC0
+      matrix under the name "HC1").
     * ``llnull`` is exact (closed form).
+    * ``from_formula`` also accepts a string or categorical outcome.
+    * Bad input (NaN/inf, a constant outcome, collinear regressors) raises a
+      ``ValueError`` naming the columns or counts at fault; non-convergence
+      and (quasi-)separation give warnings with advice.
 
     Parameters
     ----------
