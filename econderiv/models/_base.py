@@ -358,9 +358,9 @@ def warn_perfect_prediction(y, x: np.ndarray, names: Sequence[str], yname: str) 
             messages.append(f"{name!r} separates {yname} completely (a threshold on it "
                             f"predicts every {yname} exactly)")
             continue
-        values = np.unique(col)
-        if values.size == 2:
-            for v in values:
+        # Two distinct values (lo and hi)? An O(n) test, no sort.
+        if np.all((col == lo) | (col == hi)):
+            for v in (lo, hi):
                 at = col == v
                 ys = y[at]
                 if ys.min() == ys.max():
