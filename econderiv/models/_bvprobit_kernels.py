@@ -56,6 +56,8 @@ from scipy import special as sc
 
 from econderiv.special.normal import mills_ratio, mills_ratio_deriv
 
+_LOG_SQRT_2PI = 0.5 * np.log(2.0 * np.pi)
+
 __all__ = [
     "athrho_terms",
     "logphi2_derivatives",
@@ -220,7 +222,8 @@ def _wxx(xa, w, xb=None):
     return xa.T @ (xb * w[:, None])
 
 
-def biprobit_loglike_derivs(params, y1, y2, x1, x2, order: int = 2, llobs=None):
+def biprobit_loglike_derivs(params, y1, y2, x1, x2, order: int = 2, llobs=None,
+                            per_obs: bool = True):
     """Log-likelihood of the bivariate probit with its score and Hessian.
 
     .. math::
@@ -241,13 +244,17 @@ def biprobit_loglike_derivs(params, y1, y2, x1, x2, order: int = 2, llobs=None):
     llobs : ndarray (n,), optional
         The per-observation log-likelihood at ``params`` if already known
         (the derivatives then need no new evaluation of ``log Phi2``).
+    per_obs : bool
+        Return the per-observation score (n, k); if False, only its sum
+        (k,), which avoids forming the (n, k) array.
 
     Returns
     -------
     llobs : ndarray (n,)
         Per-observation log-likelihood.
-    score_obs : ndarray (n, k) or None
-        Rows are per-observation gradients in params order.
+    score : ndarray (n, k) or (k,) or None
+        Rows are per-observation gradients in params order (their sum if
+        ``per_obs`` is False).
     hessian : ndarray (k, k) or None
         Hessian of the total log-likelihood, params order.
     """
@@ -260,7 +267,11 @@ def biprobit_loglike_derivs(params, y1, y2, x1, x2, order: int = 2, llobs=None):
     cells = bivariate_cells(xb1, xb2, q1, q2, params[-1], order, llobs)
     if order == 0:
         return cells.ll, None, None
-    score_obs = np.column_stack([x1 * cells.d1[:, None], x2 * cells.d2[:, None], cells.dt])
+    if per_obs:
+        score_obs = np.column_stack([x1 * cells.d1[:, None], x2 * cells.d2[:, None],
+                                     cells.dt])
+    else:
+        score_obs = np.concatenate([x1.T @ cells.d1, x2.T @ cells.d2, [cells.dt.sum()]])
     if order == 1:
         return cells.ll, score_obs, None
     k = k1 + k2 + 1
@@ -276,7 +287,8 @@ def biprobit_loglike_derivs(params, y1, y2, x1, x2, order: int = 2, llobs=None):
     return cells.ll, score_obs, hess
 
 
-def heckprobit_loglike_derivs(params, select, y_sel, z, x_sel, order: int = 2, llobs=None):
+def heckprobit_loglike_derivs(params, select, y_sel, z, x_sel, order: int = 2, llobs=None,
+                              per_obs: bool = True):
     """Log-likelihood of the probit with sample selection, score and Hessian.
 
     Three cells, with ``z'gamma`` the selection index and ``x'beta`` the
@@ -301,11 +313,13 @@ def heckprobit_loglike_derivs(params, select, y_sel, z, x_sel, order: int = 2, l
     order : {0, 1, 2}
     llobs : ndarray (n,), optional
         The per-observation log-likelihood if already known.
+    per_obs : bool
+        Per-observation score (n, k), or only its sum (k,) if False.
 
     Returns
     -------
     llobs : ndarray (n,)
-    score_obs : ndarray (n, k) or None
+    score : ndarray (n, k) or (k,) or None
         Zero in the outcome and ``alpha`` columns for unselected rows.
     hessian : ndarray (k, k) or None
     """
@@ -326,12 +340,16 @@ def heckprobit_loglike_derivs(params, select, y_sel, z, x_sel, order: int = 2, l
     if order == 0:
         return llobs, None, None
     k = kz + kx + 1
-    score_obs = np.zeros((n, k))
-    score_obs[unsel, :kz] = z[unsel] * d0[:, None]
     z_sel = z[select]
-    score_obs[select, :kz] = z_sel * cells.d1[:, None]
-    score_obs[select, kz:kz + kx] = x_sel * cells.d2[:, None]
-    score_obs[select, -1] = cells.dt
+    if per_obs:
+        score_obs = np.zeros((n, k))
+        score_obs[unsel, :kz] = z[unsel] * d0[:, None]
+        score_obs[select, :kz] = z_sel * cells.d1[:, None]
+        score_obs[select, kz:kz + kx] = x_sel * cells.d2[:, None]
+        score_obs[select, -1] = cells.dt
+    else:
+        score_obs = np.concatenate([z[unsel].T @ d0 + z_sel.T @ cells.d1,
+                                    x_sel.T @ cells.d2, [cells.dt.sum()]])
     if order == 1:
         return llobs, score_obs, None
     hess = np.empty((k, k))
@@ -372,14 +390,21 @@ def probit_loglike_derivs(params, y, x, order: int = 2):
 
     ``score = X' (q lambda(q xb))`` and ``hessian = X' diag(lambda'(q xb)) X``.
     Returns ``(llf, score, hessian)`` (totals, not per observation).
+
+    For speed (start values at large n) ``lambda = exp(log phi - log Phi)``
+    and ``lambda' = -lambda (u + lambda)`` are used directly: the value is
+    exact, the Hessian loses a few digits for ``u << 0``, which only steers
+    Newton's steps.
     """
     q = 2.0 * y - 1.0
-    ll, d, w = univariate_probit_cells(x @ params, q, order)
+    u = q * (x @ params)
+    ll = sc.log_ndtr(u)
     llf = float(ll.sum())
     if order == 0:
         return llf, None, None
-    score = x.T @ d
-    return llf, score, (None if order == 1 else _wxx(x, w))
+    lam = np.exp(-0.5 * u * u - _LOG_SQRT_2PI - ll)
+    score = x.T @ (q * lam)
+    return llf, score, (None if order == 1 else _wxx(x, -lam * (u + lam)))
 
 
 def fit_probit(y, x, start=None, maxiter: int = 100):
@@ -409,7 +434,11 @@ def fit_probit(y, x, start=None, maxiter: int = 100):
         cache["v"] = (key, 0 if order == 0 else 2, out)
         return out
 
-    start = np.zeros(x.shape[1]) if start is None else np.asarray(start, dtype=float)
+    if start is None:
+        # Linear probability model scaled to the probit (Amemiya): slopes
+        # 2.5 b, intercept 2.5 b_0 - 1.25; a few Newton steps from here.
+        start = 2.5 * np.linalg.lstsq(x, y - 0.5, rcond=None)[0]
+    start = np.asarray(start, dtype=float)
     params, ret = newton_trust(lambda p: -derivs(p, 0)[0] / n,
                                lambda p: -derivs(p, 1)[1] / n, start, disp=False,
                                maxiter=maxiter, hess=lambda p: -derivs(p, 2)[2] / n)

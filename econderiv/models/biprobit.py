@@ -437,7 +437,8 @@ class BivariateProbit(LikelihoodModel):
         _check_variation(y1, ynames[0])
         _check_variation(y2, ynames[1])
         check_full_rank(x1, names1, f"the {ynames[0]} equation")
-        check_full_rank(x2, names2, f"the {ynames[1]} equation")
+        if exog2 is not None:
+            check_full_rank(x2, names2, f"the {ynames[1]} equation")
         warn_perfect_prediction(y1, x1, names1, ynames[0])
         warn_perfect_prediction(y2, x2, names2, ynames[1])
 
@@ -503,13 +504,13 @@ class BivariateProbit(LikelihoodModel):
         if same and c[1] >= order:
             return c[2]
         want = 0 if order == 0 else 2
-        out = self._kernel(params, want, c[2][0] if same else None)
+        out = self._kernel(params, want, c[2][0] if same else None, False)
         self._cache = (key, want, out)
         return out
 
-    def _kernel(self, params, order, llobs):
+    def _kernel(self, params, order, llobs, per_obs):
         return biprobit_loglike_derivs(params, self._y1, self._y2, self._x1, self._x2, order,
-                                       llobs)
+                                       llobs, per_obs)
 
     def loglikeobs(self, params):
         """``log Phi2(q1 x1'b1, q2 x2'b2, q1 q2 rho)`` per observation."""
@@ -521,11 +522,14 @@ class BivariateProbit(LikelihoodModel):
 
     def score_obs(self, params):
         """Per-observation gradient, (n, k) in params order."""
-        return self._derivs(params, 1)[1]
+        params = np.asarray(params, dtype=float)
+        c = self._cache
+        llobs = c[2][0] if c is not None and c[0] == params.tobytes() else None
+        return self._kernel(params, 1, llobs, True)[1]
 
     def score(self, params):
         """Gradient of the log-likelihood, 1-D in params order."""
-        return self.score_obs(params).sum(axis=0)
+        return self._derivs(params, 1)[1]
 
     def hessian(self, params):
         """Analytic Hessian of the log-likelihood, (k, k) in params order."""

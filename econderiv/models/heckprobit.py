@@ -252,10 +252,13 @@ class HeckProbit(LikelihoodModel):
         if same and c[1] >= order:
             return c[2]
         want = 0 if order == 0 else 2
-        out = heckprobit_loglike_derivs(params, self._select, self._y_sel, self._z,
-                                        self._x_sel, want, c[2][0] if same else None)
+        out = self._kernel(params, want, c[2][0] if same else None, False)
         self._cache = (key, want, out)
         return out
+
+    def _kernel(self, params, order, llobs, per_obs):
+        return heckprobit_loglike_derivs(params, self._select, self._y_sel, self._z,
+                                         self._x_sel, order, llobs, per_obs)
 
     def loglikeobs(self, params):
         """Per-observation log-likelihood (three cells, module notes)."""
@@ -267,11 +270,14 @@ class HeckProbit(LikelihoodModel):
 
     def score_obs(self, params):
         """Per-observation gradient (n, k) in params order."""
-        return self._derivs(params, 1)[1]
+        params = np.asarray(params, dtype=float)
+        c = self._cache
+        llobs = c[2][0] if c is not None and c[0] == params.tobytes() else None
+        return self._kernel(params, 1, llobs, True)[1]
 
     def score(self, params):
         """Gradient, 1-D in params order."""
-        return self.score_obs(params).sum(axis=0)
+        return self._derivs(params, 1)[1]
 
     def hessian(self, params):
         """Analytic Hessian (k, k) in params order."""
