@@ -36,7 +36,7 @@ _X20, _W20 = np.polynomial.legendre.leggauss(20)
 # univariate normal pieces
 # ---------------------------------------------------------------------------
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _exp_half_square(x):
     """exp(-x**2/2) without the error of rounding x**2 (26-bit split of x)."""
     if abs(x) >= 8192.0:
@@ -46,7 +46,7 @@ def _exp_half_square(x):
     return math.exp(-0.5 * hi * hi) * math.exp(-(hi * lo + 0.5 * lo * lo))
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _mills_cf_tail(u):
     """t with Phi(-u)/phi(u) = 1/(u + t), u >= 5 (Laplace's continued fraction).
 
@@ -65,7 +65,7 @@ def _mills_cf_tail(u):
     return t
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def ndtr(x):
     """Phi(x) to a few ulp relative accuracy (erfc above -5, continued fraction below)."""
     if x >= -5.0:
@@ -74,12 +74,12 @@ def ndtr(x):
     return _exp_half_square(u) / (_SQRT2PI * (u + _mills_cf_tail(u)))
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def npdf(x):
     return math.exp(-0.5 * x * x) / _SQRT2PI
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def log_ndtr(x):
     """log Phi(x) over the whole real line.
 
@@ -95,7 +95,7 @@ def log_ndtr(x):
     return -0.5 * u * u - _LOG_SQRT2PI - math.log(u + _mills_cf_tail(u))
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def inv_mills(x):
     """phi(x)/Phi(x), accurate for all x (~ -x for x << 0)."""
     if x > -5.0:
@@ -109,7 +109,7 @@ def inv_mills(x):
 _XD, _WD = np.polynomial.legendre.leggauss(12)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def log_ndtr_diff(hi, lo):
     """log(Phi(hi) - Phi(lo)) for lo < hi, without cancellation.
 
@@ -143,7 +143,7 @@ def log_ndtr_diff(hi, lo):
 _SIN_COEF = np.array([(-1.0) ** k / math.factorial(2 * k + 1) for k in range(11)])
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _sin_small(x):
     """sin(x) for |x| <= 1.2 by its Taylor polynomial to x^21 (error < 1e-20).
 
@@ -161,7 +161,7 @@ def _sin_small(x):
     return x * ((q0 + q1 * z4) + q2 * (z4 * z4))
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def ndtr_diff(hi, lo):
     """Phi(hi) - Phi(lo) (0 if lo >= hi) with relative accuracy."""
     if not lo < hi:
@@ -180,7 +180,7 @@ def ndtr_diff(hi, lo):
 # Genz (2004) / Drezner-Wesolowsky: absolute accuracy ~1e-16
 # ---------------------------------------------------------------------------
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _genz_upper(h, k, r):
     """P(X > h, Y > k) for finite h, k and |r| < 1 (absolute error ~1e-16).
 
@@ -249,12 +249,12 @@ def _genz_upper(h, k, r):
 # helpers shared by value and derivatives
 # ---------------------------------------------------------------------------
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _one_minus_r2(r):
     return (1.0 - r) * (1.0 + r)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _cond_arg(a, b, r, s):
     """(b - r a)/s with the cancellation of b - r a for r -> +-1 avoided."""
     if r >= 0.0:
@@ -264,7 +264,7 @@ def _cond_arg(a, b, r, s):
     return num / s
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def log_pdf2(a, b, r):
     """log phi2(a, b, r) for |r| < 1, finite a, b."""
     s2 = _one_minus_r2(r)
@@ -276,7 +276,7 @@ def log_pdf2(a, b, r):
     return -0.5 * q / s2 - _LOG_2PI - 0.5 * math.log(s2)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _degenerate_logcdf(a, b, r):
     """log Phi2 at r = +-1 (a, b finite)."""
     if r > 0.0:
@@ -290,7 +290,7 @@ def _degenerate_logcdf(a, b, r):
 _TAIL = 1e-5
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def cdf_abs(a, b, r):
     """Phi2 with absolute accuracy ~1e-16 for all inputs (NaN rules applied)."""
     if math.isnan(a) or math.isnan(b) or math.isnan(r) or abs(r) > 1.0:
@@ -313,25 +313,37 @@ def cdf_abs(a, b, r):
 # loop kernels (one signature each: float64 1-D arrays)
 # ---------------------------------------------------------------------------
 
-@njit(cache=True)
+_HUGE = 1e154  # beyond this x**2 overflows; Phi(x) is 0 or 1 to any precision
+
+
+@njit(cache=True, error_model="numpy")
+def _clamp(x):
+    if x > _HUGE:
+        return _INF
+    if x < -_HUGE:
+        return -_INF
+    return x
+
+
+@njit(cache=True, error_model="numpy")
 def loop_cdf(a, b, r, out):
     for i in range(a.shape[0]):
-        out[i] = cdf_value(a[i], b[i], r[i])
+        out[i] = cdf_value(_clamp(a[i]), _clamp(b[i]), r[i])
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def loop_logcdf(a, b, r, out):
     for i in range(a.shape[0]):
-        out[i] = logcdf_value(a[i], b[i], r[i])
+        out[i] = logcdf_value(_clamp(a[i]), _clamp(b[i]), r[i])
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def loop_pdf(a, b, r, out):
     for i in range(a.shape[0]):
-        out[i] = pdf_value(a[i], b[i], r[i])
+        out[i] = pdf_value(_clamp(a[i]), _clamp(b[i]), r[i])
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def pdf_value(a, b, r):
     if math.isnan(a) or math.isnan(b) or math.isnan(r) or abs(r) > 1.0:
         return _NAN
@@ -344,7 +356,7 @@ def pdf_value(a, b, r):
     return math.exp(log_pdf2(a, b, r))
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def cdf_value(a, b, r):
     v = cdf_abs(a, b, r)
     if v < _TAIL and abs(r) < 1.0 and not (math.isinf(a) or math.isinf(b)):
@@ -352,7 +364,7 @@ def cdf_value(a, b, r):
     return v
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def logcdf_value(a, b, r):
     if math.isnan(a) or math.isnan(b) or math.isnan(r) or abs(r) > 1.0:
         return _NAN
@@ -374,7 +386,7 @@ def logcdf_value(a, b, r):
     return tail_logcdf(a, b, r)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _grad_parts(a, b, r):
     """(d_a, d_b, d_r, phi2) of Phi2 for finite a, b and |r| < 1."""
     s = math.sqrt(_one_minus_r2(r))
@@ -386,7 +398,7 @@ def _grad_parts(a, b, r):
     return da, db, p2
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def grad_value(a, b, r, out3):
     """Write (d_a, d_b, d_r) of Phi2 into out3."""
     if math.isnan(a) or math.isnan(b) or math.isnan(r) or abs(r) > 1.0:
@@ -416,7 +428,7 @@ def grad_value(a, b, r, out3):
     out3[2] = p2
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _degenerate_grad(a, b, r, out3):
     """One-sided limits r -> +-1 of the gradient (d_r infinite on the line)."""
     if r > 0.0:
@@ -440,7 +452,7 @@ def _degenerate_grad(a, b, r, out3):
             out3[2] = _INF
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def hess_value(a, b, r, out6):
     """Write (aa, ab, ar, bb, br, rr) of Phi2 into out6."""
     for j in range(6):
@@ -484,21 +496,21 @@ def hess_value(a, b, r, out6):
     out6[5] = p2 * (ca * cb + r) / s2
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def loop_grad(a, b, r, da, db, dr):
     g = np.empty(3)
     for i in range(a.shape[0]):
-        grad_value(a[i], b[i], r[i], g)
+        grad_value(_clamp(a[i]), _clamp(b[i]), r[i], g)
         da[i] = g[0]
         db[i] = g[1]
         dr[i] = g[2]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def loop_hess(a, b, r, h):
     g = np.empty(6)
     for i in range(a.shape[0]):
-        hess_value(a[i], b[i], r[i], g)
+        hess_value(_clamp(a[i]), _clamp(b[i]), r[i], g)
         for j in range(6):
             h[j, i] = g[j]
 
@@ -507,7 +519,7 @@ def loop_hess(a, b, r, h):
 # derivatives of log Phi2
 # ---------------------------------------------------------------------------
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def loggrad_value(a, b, r, out3):
     """Write (d_a, d_b, d_r) of log Phi2 into out3; returns log Phi2.
 
@@ -546,7 +558,7 @@ def loggrad_value(a, b, r, out3):
     return L
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def loghess_value(a, b, r, out6):
     """Write the six second partials of log Phi2 (aa, ab, ar, bb, br, rr)."""
     g = np.empty(3)
@@ -589,21 +601,21 @@ def loghess_value(a, b, r, out6):
     out6[5] = gr * (ca * cb + r) / s2 - gr * gr
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def loop_loggrad(a, b, r, da, db, dr):
     g = np.empty(3)
     for i in range(a.shape[0]):
-        loggrad_value(a[i], b[i], r[i], g)
+        loggrad_value(_clamp(a[i]), _clamp(b[i]), r[i], g)
         da[i] = g[0]
         db[i] = g[1]
         dr[i] = g[2]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def loop_loghess(a, b, r, h):
     g = np.empty(6)
     for i in range(a.shape[0]):
-        loghess_value(a[i], b[i], r[i], g)
+        loghess_value(_clamp(a[i]), _clamp(b[i]), r[i], g)
         for j in range(6):
             h[j, i] = g[j]
 
@@ -625,21 +637,28 @@ _XT, _WT = np.polynomial.legendre.leggauss(32)
 _DROP = 40.0
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _fprime(delta, xs, n0, r, s):
     """f'(x) and f''(x) at x = x* + delta (f'' clipped to <= -1, its exact bound)."""
     x = xs + delta
     c = (n0 - r * delta) / s
-    m = inv_mills(c)
     c1 = -r / s
+    if c < -37.0:
+        # m = u + t with u = -c: c + m = t exactly, no cancellation
+        t = _mills_cf_tail(-c)
+        m = -c + t
+        cm = t
+    else:
+        m = inv_mills(c)
+        cm = c + m
     d1 = -x + c1 * m
-    d2 = -1.0 - c1 * c1 * m * (c + m)
+    d2 = -1.0 - c1 * c1 * m * cm
     if not d2 <= -1.0:
         d2 = -1.0
     return d1, d2
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _drop(delta, xs, fs, n0, r, s):
     """f(x*) - f(x* + delta) (>= 0 away from the mode).
 
@@ -647,10 +666,28 @@ def _drop(delta, xs, fs, n0, r, s):
     argument (n0 - r delta)/s keeps its accuracy as |r| -> 1.
     """
     # x^2/2 - xs^2/2 = delta (2 xs + delta)/2, with delta exact
-    return 0.5 * delta * (2.0 * xs + delta) - (log_ndtr((n0 - r * delta) / s) - fs)
+    return 0.5 * delta * (2.0 * xs + delta) - _dlog_ndtr(n0 / s, -r * delta / s, fs)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
+def _dlog_ndtr(cs, dc, fs):
+    """log Phi(cs + dc) - log Phi(cs), with fs = log Phi(cs).
+
+    Far in the lower tail both logs are about -c^2/2, huge; there the
+    difference is formed from Phi(-u) = phi(u)/(u + t):
+    -dc (2 cs + dc)/2 - log((u + t)/(us + ts)).
+    """
+    c = cs + dc
+    if c < -37.0 and cs < -37.0:
+        us = -cs
+        uc = -c
+        ts = _mills_cf_tail(us)
+        tc = _mills_cf_tail(uc)
+        return -0.5 * dc * (2.0 * cs + dc) - math.log1p((-dc + (tc - ts)) / (us + ts))
+    return log_ndtr(c) - fs
+
+
+@njit(cache=True, error_model="numpy")
 def _side(sign, limit, w0, xs, fs, n0, r, s):
     """int_0^limit exp(f(x* + sign d) - f(x*)) dd for one side of the mode.
 
@@ -720,12 +757,12 @@ def _side(sign, limit, w0, xs, fs, n0, r, s):
         if use_ratio and c > -37.0 and g > -700.0:
             val = math.exp(-g) * (0.5 * math.erfc(-c * _SQRT1_2)) * inv_ps
         else:
-            val = math.exp(-g + (log_ndtr(c) - fs))
+            val = math.exp(-g + _dlog_ndtr(n0 / s, -r * delta / s, fs))
         acc += _WT[i] * val * 0.5 * (eu + inv)
     return acc * half * w
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _numerator(b, r, x):
     """b - r x without the cancellation of r -> +-1 (exact factor 1 -+ r)."""
     if r >= 0.0:
@@ -733,7 +770,7 @@ def _numerator(b, r, x):
     return (b + x) - (1.0 + r) * x
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def tail_logcdf(a, b, r):
     """log Phi2(a, b, r) with relative accuracy, finite a, b, |r| < 1.
 
@@ -767,7 +804,7 @@ def tail_logcdf(a, b, r):
     return _xint_logcdf(a, b, r)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _logaddexp(x, y):
     if x < y:
         t = x
@@ -778,7 +815,7 @@ def _logaddexp(x, y):
     return x + math.log1p(math.exp(y - x))
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _xint_logcdf(a, b, r):
     """log Phi2 by the x-integral (see the section notes)."""
     if b < a:
