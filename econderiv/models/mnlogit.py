@@ -546,8 +546,9 @@ def _lbfgs_direction(g, s_hist, y_hist, bound):
 
 
 def fit_bohning(loglike_score, bound: BohningBound, beta0, *, hessian=None,
+                hessian_approx=None,
                 accelerate: bool = True, maxiter: int | None = None, tol: float = 1e-12,
-                switch_tol: float = 1e-6, memory: int = 10, max_newton: int = 10,
+                switch_tol: float = 0.1, memory: int = 10, max_newton: int = 50,
                 callback=None):
     """Maximise the multinomial logit log-likelihood with Böhning's bound.
 
@@ -564,6 +565,10 @@ def fit_bohning(loglike_score, bound: BohningBound, beta0, *, hessian=None,
         ``beta -> H`` (square, params order): used to certify convergence
         and for the final Newton steps of the accelerated method. Without
         it the L-BFGS phase runs until ``g'B^{-1}g <= tol``.
+    hessian_approx : callable, optional
+        A cheaper approximation of the Hessian (e.g. from a subsample of the
+        rows, scaled up) used for the first Newton/chord steps; convergence is
+        always certified with ``hessian``.
     accelerate : bool
         False: plain MM ``beta <- beta + B^{-1} g`` (monotone, linear
         convergence; an iterate whose log-likelihood is lower by rounding
@@ -572,14 +577,15 @@ def fit_bohning(loglike_score, bound: BohningBound, beta0, *, hessian=None,
         (``gamma_k = s'y / y'B^{-1}y``), with Armijo backtracking (each
         accepted step increases the log-likelihood) and a restart from the
         MM direction when the quasi-Newton direction is not an ascent
-        direction. Once ``g'B^{-1}g <= switch_tol`` (the iterate is then
-        within about ``sqrt(switch_tol)`` standard errors of the optimum,
-        well inside Newton's region of quadratic convergence) the exact
-        Hessian is computed: if the Newton decrement ``g'(-H)^{-1}g <= tol``
-        the fit has converged (and that Hessian, at the final estimate,
-        serves the standard errors); otherwise a Newton step (backtracking,
-        never decreasing the log-likelihood beyond rounding) follows and the
-        Hessian is recomputed at the new point. Typically one Newton step.
+        direction. Once ``g'B^{-1}g <= switch_tol`` the exact Hessian is
+        computed: if the score statistic ``g'(-H)^{-1}g <= tol`` the fit has
+        converged, and that Hessian (at the final estimate) serves the
+        standard errors. Otherwise Newton steps follow (backtracking, each
+        increasing the log-likelihood); later steps reuse the factorised
+        Hessian (chord steps, one pass each) while they shrink the score
+        statistic at least fourfold, and when its chord estimate falls below
+        ``tol / 10`` the Hessian is recomputed there to certify convergence.
+        Typically two Hessians in all.
     maxiter : int
         Iterations (default 500 accelerated, 10000 plain MM).
     tol : float
@@ -590,11 +596,13 @@ def fit_bohning(loglike_score, bound: BohningBound, beta0, *, hessian=None,
         quantity is 1e-5). The plain MM iteration measures ``g'B^{-1}g``
         instead, a lower bound (``B^{-1} <= (-H)^{-1}``).
     switch_tol : float
-        ``g'B^{-1}g`` below which the accelerated method turns to Newton.
+        ``g'B^{-1}g`` below which the accelerated method turns to Newton
+        (default 0.1: the quasi-Newton phase does the global work, Newton
+        the local convergence).
     memory : int
         L-BFGS memory.
     max_newton : int
-        Maximum number of Newton steps.
+        Maximum number of Newton and chord steps.
     callback : callable, optional
         ``callback(beta)`` after every iteration.
 
@@ -726,24 +734,43 @@ def fit_bohning(loglike_score, bound: BohningBound, beta0, *, hessian=None,
         return result(phase_iterations={"lbfgs": n_lbfgs, "newton": 0})
 
     eps_ll = 64 * np.finfo(float).eps * max(1.0, abs(ll))
+    chol, fresh, exact, lam2_prev = None, False, False, np.inf
+    use_approx = hessian_approx is not None
     while True:
-        hess_val = hessian(beta)
-        hess_at = beta.copy()
-        hcalls += 1
-        try:
-            chol = linalg.cho_factor(-hess_val, check_finite=True)
-        except (linalg.LinAlgError, ValueError):
-            crit = float(np.sum(g * bound.solve(g)))
-            converged = False
-            message = ("Hessian not negative definite at the last iterate: the maximum "
-                       "may not exist (separation?)")
-            break
+        if chol is None:
+            exact = not use_approx
+            hess_new = hessian(beta) if exact else hessian_approx(beta)
+            if exact:
+                hess_val, hess_at = hess_new, beta.copy()
+                hcalls += 1
+            fresh = True
+            try:
+                chol = linalg.cho_factor(-hess_new, check_finite=True)
+            except (linalg.LinAlgError, ValueError):
+                if not exact:
+                    use_approx = False
+                    continue
+                crit = float(np.sum(g * bound.solve(g)))
+                converged = False
+                message = ("Hessian not negative definite at the last iterate: the "
+                           "maximum may not exist (separation?)")
+                break
         gv = g.ravel(order="F")
         dv = linalg.cho_solve(chol, gv)
-        crit = float(gv @ dv)
-        if crit <= tol:
+        lam2 = float(gv @ dv)
+        crit = lam2
+        if exact and fresh and lam2 <= tol:
             converged, message = True, "converged (score statistic g'(-H)^-1 g <= tol)"
             break
+        if not (exact and fresh) and lam2 <= 0.1 * tol:
+            # (nearly) converged by chord steps or on an approximate Hessian:
+            # an exact Hessian here certifies convergence or restarts Newton
+            chol, use_approx = None, False
+            continue
+        if not fresh and lam2 > 0.25 * lam2_prev:
+            # chord steps stopped contracting: refresh the Hessian
+            chol, use_approx = None, False
+            continue
         if n_newton >= max_newton or it >= maxiter:
             message = f"no convergence after {n_newton} Newton steps"
             break
@@ -754,13 +781,16 @@ def fit_bohning(loglike_score, bound: BohningBound, beta0, *, hessian=None,
             beta_new = beta + step * d
             ll_new, g_new = loglike_score(beta_new)
             fcalls += 1
-            if np.isfinite(ll_new) and ll_new >= ll - eps_ll:
+            if np.isfinite(ll_new) and ll_new >= ll + 1e-4 * step * lam2 - eps_ll:
                 accepted = True
                 break
             step *= 0.5
         if not accepted:
+            if not exact:
+                chol, use_approx = None, False
+                continue
             message = "Newton step failed to increase the log-likelihood"
-            converged = crit <= 1e2 * tol
+            converged = fresh and crit <= 1e2 * tol
             break
         it += 1
         n_newton += 1
@@ -768,6 +798,8 @@ def fit_bohning(loglike_score, bound: BohningBound, beta0, *, hessian=None,
         path.append(float(ll))
         if callback is not None:
             callback(beta)
+        # later steps reuse this factorisation (chord steps: one pass each)
+        fresh, lam2_prev = False, lam2
     return result(phase_iterations={"lbfgs": n_lbfgs, "newton": n_newton})
 
 
@@ -1094,9 +1126,22 @@ class MNLogit(smd.MNLogit):
             if callback is not None:
                 callback(flat)
 
+        # for large n the first Newton/chord steps use the Hessian of an
+        # evenly strided subsample (>= 20,000 rows and 100 per parameter),
+        # scaled to n; convergence is certified with the full Hessian
+        n = X.shape[0]
+        stride = n // max(20000, 100 * bound.n_params)
+        approx = None
+        if stride >= 2:
+            n_sub = len(range(0, n, stride))
+
+            def approx(b):
+                return mnlogit_hessian(X[::stride], y[::stride], b) * (n / n_sub)
+
         out = fit_bohning(lambda b: mnlogit_loglike_score(X, y, b, chunk), bound,
                           self._beta(start), hessian=lambda b: mnlogit_hessian(X, y, b),
-                          accelerate=accelerate, maxiter=maxiter, tol=tol, callback=cb)
+                          hessian_approx=approx, accelerate=accelerate, maxiter=maxiter,
+                          tol=tol, callback=cb)
         beta = out["params"]
         xopt = beta.ravel(order="F")
         nobs = self.exog.shape[0]

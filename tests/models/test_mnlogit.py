@@ -205,6 +205,22 @@ def test_accelerated_retvals_and_fewer_iterations(anes, anes_ed):
     assert np.all(np.diff(rv["llf_path"]) >= -1e-12 * abs(rv["llf_path"][-1]))
 
 
+def test_subsample_hessian_path_reaches_the_same_optimum():
+    # n >= 40,000 rows: the first Newton steps use a strided-subsample Hessian
+    X, y, _ = simulate(50000, 3, 3, seed=23)
+    model = MNLogit(y, X)
+    res = model.fit(disp=0)
+    assert res.mle_retvals["converged"] and res.mle_retvals["criterion"] <= 1e-12
+    exact = fit_bohning(lambda b: mnlogit_loglike_score(X, model.endog, b), model.bohning,
+                        np.zeros((3, 2)), hessian=lambda b: mnlogit_hessian(X, model.endog, b))
+    assert exact["converged"]
+    assert abs(res.llf - exact["llf"]) <= 1e-12 * abs(exact["llf"])
+    np.testing.assert_allclose(np.asarray(res.params), exact["params"], atol=1e-7)
+    # the reported covariance is the inverse of the full Hessian at the estimate
+    H = model.hessian(np.asarray(res.params).ravel(order="F"))
+    np.testing.assert_allclose(res.cov_params(), np.linalg.inv(-H), rtol=1e-10)
+
+
 def test_fit_bohning_without_hessian(anes):
     endog, exog = anes
     model = MNLogit(endog, exog)
