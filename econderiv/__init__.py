@@ -9,7 +9,8 @@ from econderiv.models.heckman import Heckman
 from econderiv.models.biprobit import BivariateProbit
 from econderiv.models.heckprobit import HeckProbit
 from econderiv.models.mnlogit import MNLogit
+from econderiv.models.derivreg import DerivativeRegression
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["datasets", "special", "testing", "__version__", "Heckman", "BivariateProbit", "HeckProbit", "MNLogit"]
+__all__ = ["datasets", "special", "testing", "__version__", "Heckman", "BivariateProbit", "HeckProbit", "MNLogit", "DerivativeRegression"]

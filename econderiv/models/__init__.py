@@ -1,3 +1,4 @@
 """Model families: statsmodels adapters around exact derivative kernels."""
 
 from econderiv.models.mnlogit import MNLogit  # noqa: F401
+from econderiv.models.derivreg import DerivativeRegression  # noqa: F401

@@ -357,7 +357,7 @@ def test_friction_recovery_oe():
     # keep |b u| > |f|, so the motor passes through x' = 0 without sticking
     # (a sliding regime would make any ODE integrator chatter).
     rng = np.random.default_rng(8)
-    n, fs = 800, 200.0
+    n, fs = 500, 200.0
     t = np.arange(n) / fs
     u = np.empty(n)
     i = 0
