@@ -467,14 +467,14 @@ class BivariateProbit(LikelihoodModel):
         self._indep = None
 
     @classmethod
-    def from_formula(cls, formula, data, subset=None, drop_cols=None, missing: str = "drop",
+    def from_formula(cls, formula, data, subset=None, missing: str = "drop",
                      **kwargs):
         """Two formulas, ``["y1 ~ x1 + x2", "y2 ~ x1 + x3"]``, evaluated on ``data``.
 
-        A single formula string means the same regressors for both outcomes
-        given as ``"y1 + y2 ~ x1 + x2"`` is *not* supported (patsy would add
-        the columns); give the list. Rows with NaN in any used column are
+        Give both formulas even when the regressors are the same (patsy would
+        read ``"y1 + y2 ~ x"`` as a sum). Rows with NaN in any used column are
         dropped (``missing="drop"``, the statsmodels default for formulas).
+        ``subset`` selects rows of ``data`` first.
         """
         if isinstance(formula, str) or len(formula) != 2:
             raise ValueError('formula must be a list of two formulas, '
