@@ -358,6 +358,11 @@ def pdf_value(a, b, r):
 
 @njit(cache=True, error_model="numpy")
 def cdf_value(a, b, r):
+    if b < a:
+        # Phi2 is symmetric in (a, b); a fixed order makes it so bitwise
+        t = a
+        a = b
+        b = t
     v = cdf_abs(a, b, r)
     if v < _TAIL and abs(r) < 1.0 and not (math.isinf(a) or math.isinf(b)):
         return math.exp(tail_logcdf(a, b, r))
@@ -376,6 +381,10 @@ def logcdf_value(a, b, r):
         return log_ndtr(a)
     if abs(r) == 1.0:
         return _degenerate_logcdf(a, b, r)
+    if b < a:
+        t = a
+        a = b
+        b = t
     v = _genz_upper(-a, -b, r)
     if v > 0.5:
         # log(1 - P(X > a or Y > b)); the union probability has no cancellation
@@ -472,7 +481,7 @@ def hess_value(a, b, r, out6):
         out6[0] = -a * npdf(a)
         return
     if abs(r) == 1.0:
-        g = np.empty(3)
+        g = np.zeros(3)
         _degenerate_grad(a, b, r, g)
         if g[2] == _INF:
             for j in range(6):
@@ -544,10 +553,20 @@ def loggrad_value(a, b, r, out3):
         out3[0] = inv_mills(a)
         return L
     if abs(r) == 1.0:
-        _degenerate_grad(a, b, r, out3)
-        p = math.exp(L)
-        for j in range(3):
-            out3[j] = out3[j] / p
+        # one-sided limits, in log space (Phi2 may underflow)
+        if r > 0.0:
+            if a < b:
+                out3[0] = inv_mills(a)
+            elif b < a:
+                out3[1] = inv_mills(b)
+            else:
+                out3[0] = 0.5 * inv_mills(a)
+                out3[1] = 0.5 * inv_mills(b)
+                out3[2] = _INF
+        else:
+            # log(Phi(a) - Phi(-b)), a > -b here since L is finite
+            out3[0] = math.exp(-0.5 * a * a - _LOG_SQRT2PI - L)
+            out3[1] = math.exp(-0.5 * b * b - _LOG_SQRT2PI - L)
         return L
     s = math.sqrt(_one_minus_r2(r))
     ca = _cond_arg(a, b, r, s)

@@ -130,6 +130,28 @@ def test_broadcasting_and_scalars():
     assert bvn_cdf(0, 0, 0) == 0.25
 
 
+def test_extreme_arguments():
+    """Huge, tiny and subnormal limits, rho one ulp from +-1: finite, consistent."""
+    vals = [-1e300, -1e10, -1e4, -500.0, -40.0, -8.0, -1.0, -5e-324, 0.0, 1e-300, 1.0, 8.0,
+            40.0, 1e4, 1e300]
+    rhos = [-1.0, -1 + 2.0**-53, -0.999999, -0.7, 0.0, 0.3, 0.925, 1 - 2.0**-53, 1.0]
+    a, b, rho = (x.ravel() for x in np.meshgrid(vals, vals, rhos, indexing="ij"))
+    p, lp = bvn_cdf(a, b, rho), bvn_logcdf(a, b, rho)
+    assert np.all((p >= 0) & (p <= 1))
+    assert not np.any(np.isnan(lp)) and np.all(lp <= 0)
+    pos = p > 1e-300
+    np.testing.assert_allclose(np.log(p[pos]), lp[pos], rtol=1e-12, atol=1e-15)
+    # deep values: log Phi2(-40, -40, -1 + 2^-53) ~ -(a + b)^2 / (4 (1 + rho))
+    assert bvn_logcdf(-40.0, -40.0, -1 + 2.0**-53) == pytest.approx(-6400 / (4 * 2.0**-53), rel=1e-6)
+    g = np.array(bvn_cdf_grad(a, b, rho))
+    assert not np.any(np.isnan(g))
+    off_line = (np.abs(rho) < 1) | ((rho == 1) & (a != b)) | ((rho == -1) & (a != -b))
+    h = np.array(bvn_cdf_hess(a, b, rho))
+    assert not np.any(np.isnan(h[:, off_line]))
+    lg = np.array(bvn_logcdf_grad(a, b, rho))
+    assert not np.any(np.isnan(lg[:, np.isfinite(lp) & off_line]))
+
+
 def test_pdf():
     rng = np.random.default_rng(3)
     a, b, rho = rng.normal(0, 2, 50), rng.normal(0, 2, 50), rng.uniform(-0.999, 0.999, 50)
