@@ -291,7 +291,7 @@ class MarginalEffects:
 
 
 def _margins(params, cov, x1, x2, names1, names2, index_params, predict, which, at,
-             dummy, description, equations=(True, True)):
+             dummy, description, equations=(True, True), subset=None):
     """Average (or at-means) marginal effects of every non-constant regressor.
 
     ``index_params(params) -> (beta1, beta2)`` gives the coefficients of the
@@ -299,7 +299,8 @@ def _margins(params, cov, x1, x2, names1, names2, index_params, predict, which, 
     ``predict(params, x1, x2, grad) -> (p, dp/dxb1, dp/dxb2)`` is the target. A
     variable appearing in both equations moves both indices:
     ``dP/dv = dP/dxb1 beta1_v + dP/dxb2 beta2_v``. ``equations`` says which
-    indices the target depends on (regressors of the others are left out).
+    indices the target depends on (regressors of the others are left out);
+    ``subset`` optionally names the variables to report.
     """
     if at not in ("overall", "mean"):
         raise ValueError(f"at must be 'overall' or 'mean', got {at!r}")
@@ -317,6 +318,13 @@ def _margins(params, cov, x1, x2, names1, names2, index_params, predict, which, 
         x1 = x1.mean(axis=0, keepdims=True)
         x2 = x2.mean(axis=0, keepdims=True)
     names = list(variables)
+    if subset is not None:
+        subset = [subset] if isinstance(subset, str) else list(subset)
+        unknown = [v for v in subset if v not in variables]
+        if unknown:
+            raise ValueError(f"no marginal effect for {unknown}: the target {which!r} "
+                             f"depends on {names}")
+        names = subset
     is_dummy = {}
     for v in names:
         j1, j2 = variables[v]
@@ -911,7 +919,8 @@ class BivariateProbitResults(_BivariateResultsMixin, LikelihoodModelResults):
             return pd.Series(p, index=index, name=which)
         return p
 
-    def get_margeff(self, which: str = "p11", at: str = "overall", dummy: bool = False):
+    def get_margeff(self, which: str = "p11", at: str = "overall", dummy: bool = False,
+                    variables=None):
         """Marginal effects of the regressors on a predicted probability.
 
         Parameters
@@ -924,6 +933,9 @@ class BivariateProbitResults(_BivariateResultsMixin, LikelihoodModelResults):
         dummy : bool
             Discrete change ``P(x=1) - P(x=0)`` for 0/1 regressors (with
             ``at="overall"``).
+        variables : str or list of str, optional
+            Regressors to report (default: every non-constant regressor the
+            target depends on).
 
         Returns
         -------
@@ -945,7 +957,8 @@ class BivariateProbitResults(_BivariateResultsMixin, LikelihoodModelResults):
         return _margins(np.asarray(self.params), np.asarray(self.cov_params()), m._x1, m._x2,
                         m._eq_exog_names[0], m._eq_exog_names[1], m._index_params, predict,
                         which, at, dummy, labels.get(which, which),
-                        (which not in ("pmarg2", "xb2"), which not in ("pmarg1", "xb1")))
+                        (which not in ("pmarg2", "xb2"), which not in ("pmarg1", "xb1")),
+                        variables)
 
 
 class BivariateProbitResultsWrapper(LikelihoodResultsWrapper):

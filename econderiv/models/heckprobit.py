@@ -448,7 +448,8 @@ class HeckProbitResults(_BivariateResultsMixin, LikelihoodModelResults):
         """Log-likelihood of the model with rho = 0 (two separate probits)."""
         return self.llf_independent
 
-    def get_margeff(self, which: str = "pmargin", at: str = "overall", dummy: bool = False):
+    def get_margeff(self, which: str = "pmargin", at: str = "overall", dummy: bool = False,
+                    variables=None):
         """Marginal effects with delta-method standard errors.
 
         For a regressor with coefficient ``beta_k`` in the outcome and
@@ -461,7 +462,8 @@ class HeckProbitResults(_BivariateResultsMixin, LikelihoodModelResults):
 
         Averaged over the rows whose regressors are all finite (``at =
         "overall"``) or evaluated at their means (``at="mean"``);
-        ``dummy=True`` gives discrete changes for 0/1 regressors.
+        ``dummy=True`` gives discrete changes for 0/1 regressors;
+        ``variables`` (a name or list) restricts the report.
         """
         if which not in _PREDICT or which in ("xb", "xbsel"):
             raise ValueError(f"which must be one of {[k for k in _PREDICT if k[0] == 'p']}, "
@@ -487,7 +489,7 @@ class HeckProbitResults(_BivariateResultsMixin, LikelihoodModelResults):
         return _margins(np.asarray(self.params), np.asarray(self.cov_params()), m._x[rows],
                         m._z[rows], m._eq_exog_names[0], m._eq_exog_names[1],
                         m._index_params, predict, which, at, dummy, desc,
-                        (which != "psel", which != "pmargin"))
+                        (which != "psel", which != "pmargin"), variables)
 
 
 class HeckProbitResultsWrapper(LikelihoodResultsWrapper):

@@ -406,3 +406,13 @@ def test_profile_loglike_of_rho(fitted):
     assert llf[0.0] == pytest.approx(fitted.llf_independent, abs=1e-6)
     assert llf[fitted.rho] == pytest.approx(fitted.llf, abs=1e-8)
     assert llf[0.9] < fitted.llf - 10
+
+
+def test_margeff_variables_subset(fitted):
+    full = fitted.get_margeff(which="pcond1")
+    sub = fitted.get_margeff(which="pcond1", variables=["x3", "x1"])
+    assert list(sub.margeff.index) == ["x3", "x1"]
+    np.testing.assert_allclose(sub.margeff, full.margeff[["x3", "x1"]])
+    np.testing.assert_allclose(sub.margeff_se, full.margeff_se[["x3", "x1"]])
+    with pytest.raises(ValueError, match=r"no marginal effect for \['x3'\]"):
+        fitted.get_margeff(which="pmarg1", variables="x3")
