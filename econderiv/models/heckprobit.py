@@ -77,6 +77,19 @@ def _as_vector(x, what: str, default: str):
     return arr, default, None
 
 
+def _has_exclusion(z_sel, x_sel) -> bool:
+    """True if some selection regressor is outside the span of the outcome ones.
+
+    Checked on the selected rows, where both designs are observed: each
+    column of ``z`` is regressed on ``x``; a relative residual above 1e-8
+    means a variable that moves selection but not the outcome index.
+    """
+    coef = np.linalg.lstsq(x_sel, z_sel, rcond=None)[0]
+    resid = z_sel - x_sel @ coef
+    scale = np.sqrt((z_sel * z_sel).sum(axis=0)) + 1e-300
+    return bool(np.any(np.sqrt((resid * resid).sum(axis=0)) / scale > 1e-8))
+
+
 def _nan_columns(arr, names, rows):
     bad = ~np.isfinite(arr[rows])
     return [f"{n} ({int(bad[:, j].sum())} rows)" for j, n in enumerate(names) if bad[:, j].any()]
@@ -166,7 +179,7 @@ class HeckProbit(LikelihoodModel):
         check_full_rank(x_sel, xnames, f"the outcome design (exog) over the {n1} selected rows")
         warn_perfect_prediction(s, z, znames, sname)
         warn_perfect_prediction(y_sel, x_sel, xnames, yname)
-        if set(znames) <= set(xnames):
+        if not _has_exclusion(z[sel], x_sel):
             warnings.warn(
                 "every selection regressor is also an outcome regressor: rho is identified "
                 "only by the functional form (normality) and the likelihood may be flat in "

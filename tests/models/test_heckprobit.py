@@ -241,3 +241,15 @@ def test_profile_loglike_of_rho(fitted):
     assert prof.llf.max() <= fitted.llf + 1e-8
     with pytest.raises(ValueError, match="strictly inside"):
         fitted.profile_loglike(grid=[1.0])
+
+
+def test_exclusion_restriction_detected_by_span_not_names():
+    df = simulate(600, 0.3, 8)
+    x = np.column_stack([np.ones(600), df.x1, df.x2])
+    z_same = np.column_stack([np.ones(600), df.x1 + df.x2, df.x1])  # in span(x)
+    with pytest.warns(RuntimeWarning, match="only by the functional form"):
+        HeckProbit(df.y, x, df.s, z_same)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        HeckProbit(df.y, x, df.s, np.column_stack([np.ones(600), df.x1, df.z]))
