@@ -386,8 +386,9 @@ def logcdf_value(a, b, r):
         a = b
         b = t
     v = _genz_upper(-a, -b, r)
-    if v > 0.5:
+    if v > 0.99:
         # log(1 - P(X > a or Y > b)); the union probability has no cancellation
+        # (below 0.99, log(v) has a relative error under ~1e-14 anyway)
         comp = ndtr(-a) + ndtr(-b) - cdf_value(-a, -b, r)
         return math.log1p(-comp)
     if v >= _TAIL:
