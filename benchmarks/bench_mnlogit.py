@@ -114,7 +114,8 @@ def main(argv=None):
     rv = r_ed.mle_retvals
     print(f"econderiv bohning (accelerated) : {t_ed:7.3f} s  llf = {r_ed.llf:.10f}  "
           f"iterations {rv['iterations']} ({rv['phase_iterations']}), "
-          f"{rv['fcalls']} loglike/score passes, {rv['hcalls']} Hessians, "
+          f"{rv['fcalls']} loglike/score passes, {rv['hcalls']} full Hessian(s) + "
+          f"{rv['hcalls_subsample']} on a row subsample, "
           f"converged {rv['converged']}")
 
     # scikit-learn at the loosest tolerance that reaches the same optimum

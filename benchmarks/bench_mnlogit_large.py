@@ -78,7 +78,8 @@ def main(argv=None):
     print(f"fit (Böhning accelerated, incl. the Hessian for the standard errors): "
           f"{t_fit:.1f} s; peak {peak_gib():.2f} GiB", flush=True)
     print(f"  iterations {rv['iterations']} {rv['phase_iterations']}, {rv['fcalls']} "
-          f"log-likelihood/score passes, {rv['hcalls']} Hessians, converged "
+          f"log-likelihood/score passes, {rv['hcalls']} full Hessian(s) + "
+          f"{rv['hcalls_subsample']} on a row subsample, converged "
           f"{rv['converged']}, score statistic {rv['criterion']:.1e}, "
           f"max |score| {rv['gradient_norm']:.1e}")
     print(f"  llf {res.llf:.6f}, llnull {res.llnull:.6f}; bse extraction {t_bse:.2f} s")

@@ -610,7 +610,8 @@ def fit_bohning(loglike_score, bound: BohningBound, beta0, *, hessian=None,
     -------
     dict
         ``params`` (p, J-1), ``llf``, ``grad``, ``iterations``, ``fcalls``,
-        ``hcalls``, ``converged``, ``criterion`` (final ``g' C g``),
+        ``hcalls`` (full Hessians), ``hcalls_approx`` (approximate ones),
+        ``converged``, ``criterion`` (final ``g' C g``),
         ``gradient_norm`` (max abs of the score), ``llf_path``
         (log-likelihood after each iteration, start first), ``message``,
         ``phase_iterations``, and ``hessian``/``hessian_at`` (the last exact
@@ -735,11 +736,13 @@ def fit_bohning(loglike_score, bound: BohningBound, beta0, *, hessian=None,
 
     eps_ll = 64 * np.finfo(float).eps * max(1.0, abs(ll))
     chol, fresh, exact, lam2_prev = None, False, False, np.inf
+    n_approx = 0
     use_approx = hessian_approx is not None
     while True:
         if chol is None:
             exact = not use_approx
             hess_new = hessian(beta) if exact else hessian_approx(beta)
+            n_approx += 0 if exact else 1
             if exact:
                 hess_val, hess_at = hess_new, beta.copy()
                 hcalls += 1
@@ -800,7 +803,8 @@ def fit_bohning(loglike_score, bound: BohningBound, beta0, *, hessian=None,
             callback(beta)
         # later steps reuse this factorisation (chord steps: one pass each)
         fresh, lam2_prev = False, lam2
-    return result(phase_iterations={"lbfgs": n_lbfgs, "newton": n_newton})
+    return result(phase_iterations={"lbfgs": n_lbfgs, "newton": n_newton},
+                  hcalls_approx=n_approx)
 
 
 # ----------------------------------------------------------------------------
@@ -1074,6 +1078,7 @@ class MNLogit(smd.MNLogit):
         MNLogitResults (wrapped like statsmodels' MultinomialResults)
             ``mle_retvals`` has ``iterations``, ``converged``,
             ``gradient_norm``, ``criterion``, ``fcalls``, ``hcalls``,
+            ``hcalls_subsample``,
             ``llf_path`` and ``message``.
         """
         cov_type = kwargs.pop("cov_type", "nonrobust")
@@ -1158,6 +1163,7 @@ class MNLogit(smd.MNLogit):
             "iterations": out["iterations"],
             "fcalls": out["fcalls"],
             "hcalls": out["hcalls"],
+            "hcalls_subsample": out.get("hcalls_approx", 0),
             "converged": out["converged"],
             "warnflag": 0 if out["converged"] else 1,
             "gradient_norm": out["gradient_norm"],
