@@ -37,37 +37,21 @@ errors-in-variables bias of relative size about ``1/snr``.
 A constant input transforms to zero at every ``omega_k != 0``: ``const`` is
 recovered from the zero-frequency equation (the equation integrated over
 the record), ``x^(m-1)(T) - x^(m-1)(0) = sum_k theta_k int x^(k) + ... + g T``,
-with the end-point derivatives from local polynomial fits.
+whose left side, less the ``theta_k (x^(k-1)(T) - x^(k-1)(0))``, is minus the
+transient polynomial's constant coefficient ``c_0``: so
+``g = -(c_0 + theta_0 int x + sum_i b_i int u_i + ...)/T``, with its standard
+error by the delta method from the band regression.
 """
 
 from __future__ import annotations
 
 import warnings
-from math import factorial
-
 import numpy as np
 
 from econderiv.models import _derivreg_kernels as K
 
 
-def _end_fit(y, t, deg, npts, at_start):
-    """Weights giving ``x^(j)`` at one end of the record by a local polynomial fit.
-
-    Returns ``W`` (``deg+1`` x ``npts``): ``W[j] @ y_end`` estimates the
-    j-th derivative at the end point.
-    """
-    if at_start:
-        tt = t[:npts] - t[0]
-    else:
-        tt = t[-npts:] - t[-1]
-    V = np.vander(tt, deg + 1, increasing=True)
-    pinv = np.linalg.pinv(V)
-    fact = np.array([factorial(j) for j in range(deg + 1)])
-    return pinv * fact[:, None]
-
-
-def fit_fourier(model, snr=100.0, nfreq=None, max_fraction=0.25, iterations=3,
-                end_points=None):
+def fit_fourier(model, snr=100.0, nfreq=None, max_fraction=0.25, iterations=3):
     """Fit ``"fourier"`` (see the module notes); returns the results object."""
     from econderiv.models.derivreg import DerivativeRegressionResults
 
@@ -164,47 +148,23 @@ def fit_fourier(model, snr=100.0, nfreq=None, max_fraction=0.25, iterations=3,
     notes = [f"Band: k = 1..{band} (omega up to {omega[-1]:.4g} rad per time unit), "
              f"noise floor {noise_power:.3g} per bin, snr threshold {snr:g}."]
     if spec.const:
-        npts = end_points or max(m + 4, int(round(0.01 * n)))
-        deg = min(m + 1, npts - 2)
-        W0 = _end_fit(y, t, deg, npts, True)
-        W1 = _end_fit(y, t, deg, npts, False)
-        # Combination c0 = Delta x^(m-1) - sum_k theta_k Delta x^(k-1)  (k >= 1),
-        # linear in the end samples with weights w0 (start), w1 (end).
-        w1 = W1[m - 1].copy()
-        w0 = -W0[m - 1].copy()
-        integrals = []
-        for c, k in zip(theta_d, spec.derivs):
-            if k >= 1:
-                w1 -= c * W1[k - 1]
-                w0 += c * W0[k - 1]
-                integrals.append(W1[k - 1] @ y[-npts:] - W0[k - 1] @ y[:npts])
-            else:
-                integrals.append(np.trapezoid(y, t))
+        # Zero-frequency equation: the transient's constant coefficient is
+        # c_0 = -(Delta x^(m-1) - sum_{k>=1} theta_k Delta x^(k-1)), so
+        #   g T = -c_0 - theta_0 int x - sum_i b_i int u_i - sum theta_nl int f.
+        integrals = [np.trapezoid(y, t) if k == 0 else 0.0 for k in spec.derivs]
         integrals += [float(np.sum(model.exog[:-1, i] * np.diff(t))) for i in range(q)]
-        for tm in spec.nonlinear:
-            v = y
-            for _ in range(tm.k):
-                v = np.gradient(v, t)
-            integrals.append(np.trapezoid(tm.func(v), t))
-        integrals = np.asarray(integrals)
-        c0 = w1 @ y[-npts:] + w0 @ y[:npts]
-        # theta_k multiplies Delta x^(k-1) inside c0 already; the remaining
-        # band terms are x itself (k = 0), inputs and nonlinear terms.
-        grad = np.array([0.0 if k >= 1 else integrals[j] for j, k in enumerate(spec.derivs)]
-                        + list(integrals[nd:]))
-        g = (c0 - grad @ band_params) / T
-        # Variance: end samples (white noise, sd from the noise floor) and band params.
-        var_c0 = sigma2 * (w1 @ w1 + w0 @ w0)
-        dg = -np.array([(integrals[j] - (W1[k - 1] @ y[-npts:] - W0[k - 1] @ y[:npts]))
-                        if k >= 1 else integrals[j] for j, k in enumerate(spec.derivs)]
-                       + list(integrals[nd:])) / T
-        var_g = var_c0 / T**2 + dg @ cov_band[:p_band, :p_band] @ dg
+        integrals += [np.trapezoid(fv, t) for fv in nl_series]
+        a_vec = np.zeros(coef.size)
+        a_vec[:p_band] = -np.asarray(integrals) / T
+        a_vec[p_band] = -1.0 / T
+        g = float(a_vec @ coef)
         ic = nd + q
         theta_full[ic] = g
-        cov_full[ic, ic] = var_g
-        cov_full[ic, idx_band] = cov_full[idx_band, ic] = cov_band[:p_band, :p_band] @ dg
-        notes.append(f"const from the zero-frequency equation with end derivatives from "
-                     f"degree-{deg} polynomial fits to {npts} samples at each end.")
+        cov_full[ic, ic] = a_vec @ cov_band @ a_vec
+        cross = cov_band[:p_band] @ a_vec
+        cov_full[ic, idx_band] = cov_full[idx_band, ic] = cross
+        notes.append("const from the zero-frequency equation: the transient's constant "
+                     "coefficient and the integrals of the other regressors.")
     if band >= kmax and nfreq is None:
         warnings.warn(f"the signal dominates the noise up to the cap of {max_fraction:g} "
                       "of Nyquist; the band was capped there (raise max_fraction if the "

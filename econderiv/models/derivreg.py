@@ -90,10 +90,10 @@ METHOD_NOTES = {
         "source of leakage for a non-periodic record) enter exactly as a "
         "polynomial of degree m-1 in i omega with nuisance coefficients, so "
         "no taper is used. Weighted least squares (weights 1/|A(i omega)|^2, "
-        "iterated) on the band where |X|^2 exceeds snr times the noise "
-        "floor; the constant is not identified away from omega=0 and is "
-        "recovered from the zero-frequency equation with end-point "
-        "derivatives from local polynomial fits."),
+        "iterated) on the band where the input-driven part of |X|^2 exceeds snr "
+        "times the noise floor; the constant is not identified away from omega=0 and is "
+        "recovered from the zero-frequency equation through the transient's constant "
+        "coefficient."),
 }
 
 
