@@ -6,8 +6,9 @@ For a linear time-invariant equation with inputs held between samples
     x_n = sum_{l=1}^m phi_l x_{n-l} + sum_i sum_{l=1}^m beta_{i,l} u_{i,n-l} + c,
 
 and the data are ``y_n = x_n + e_n`` (white measurement noise, variance
-``s2_meas``), optionally with an equation (process) noise ``eta_n`` added to
-the recursion (variance ``s2_eq``). In reduced form this is the
+``s2_meas``). (The state-space class can also carry an equation noise
+``eta_n`` in the recursion, variance ``s2_eq``, but that option is not
+validated and :func:`fit_arimax` does not offer it.) In reduced form this is the
 transfer-function (ARMAX) model ``A(L) y = B(L) u + c + C(L) eps`` with an MA
 polynomial ``C`` of order ``m``; here the noise is kept in its structural form
 as a state-space model (statsmodels' :class:`MLEModel`, Harvey's
@@ -233,8 +234,12 @@ def fit_arimax(model, noise="measurement", maxiter=50):
     """Fit ``"arimax"`` (see the module notes); returns the results object."""
     from econderiv.models.derivreg import DerivativeRegressionResults
 
-    if noise not in ("measurement", "both"):
-        raise ValueError(f"noise must be 'measurement' or 'both', got {noise!r}")
+    if noise != "measurement":
+        # The state-space class can carry an equation-noise variance, but on
+        # data without process noise that variance runs to its boundary and
+        # the fit does not converge; it is not validated, so not offered.
+        raise ValueError(f"noise must be 'measurement' (white measurement noise; "
+                         f"equation noise is not supported yet), got {noise!r}")
     spec = model.spec
     h = model._uniform_step("arimax")
     start_fit = model._fit_integral()
