@@ -11,7 +11,9 @@ Numerical derivatives
   ``h = 1e-20``, exact to rounding, for functions written with operations
   that extend analytically to complex arguments.
 * ``"richardson"``: central differences at steps ``h, h/2, h/4, h/8``
-  combined by Richardson extrapolation (error ``O(h^8)``), for anything
+  combined by Richardson extrapolation (error ``O(h^8)``), with the base
+  step ``h`` chosen per parameter from ``1e-1 ... 1e-6`` (times
+  ``max(1, |x|)``) where successive estimates agree best; for anything
   else (``scipy.special.log_ndtr``, ``np.abs``, ... do not take complex
   input).
 * ``"auto"`` (default): complex step if ``f`` accepts complex input and its
@@ -37,29 +39,55 @@ __all__ = ["numerical_gradient", "numerical_jacobian", "check_derivatives",
            "assert_derivatives", "DerivativeCheck"]
 
 
+def _richardson_column(func, x, k, hk, nsteps=4):
+    """Column ``k`` of the Jacobian by central differences at ``hk / 2**j``,
+    Richardson-extrapolated (error ``O(hk**(2 nsteps))``)."""
+    table = []
+    for j in range(nsteps):
+        step = hk / 2.0**j
+        e = np.zeros_like(x)
+        e[k] = step
+        fp = np.atleast_1d(np.asarray(func(x + e), dtype=float))
+        fm = np.atleast_1d(np.asarray(func(x - e), dtype=float))
+        table.append((fp - fm).ravel() / (2.0 * step))
+    # Eliminate the h^2, h^4, h^6 error terms successively.
+    for level in range(1, nsteps):
+        factor = 4.0**level
+        table = [(factor * table[i + 1] - table[i]) / (factor - 1.0)
+                 for i in range(len(table) - 1)]
+    return table[0]
+
+
 def _richardson_jacobian(func, x, h=None):
-    """Jacobian of vector-valued ``func`` by extrapolated central differences."""
+    """Jacobian of vector-valued ``func`` by extrapolated central differences.
+
+    The base step is chosen per coordinate: extrapolated estimates are formed
+    at base steps ``10**-1 ... 10**-6`` times ``max(1, |x_k|)`` and the one
+    that agrees best with its neighbour is kept. A fixed step fails for badly
+    scaled parameters (a coefficient of income in dollars, say), where the
+    function changes by orders of magnitude over a step of 1e-3.
+    """
     x = np.asarray(x, dtype=float)
     f0 = np.atleast_1d(np.asarray(func(x), dtype=float))
     jac = np.empty((f0.size, x.size))
-    base = 1e-3 if h is None else h
-    nsteps = 4
+    bases = [h] if h is not None else [10.0**-e for e in range(1, 7)]
     for k in range(x.size):
-        hk = base * max(1.0, abs(x[k]))
-        table = []
-        for j in range(nsteps):
-            step = hk / 2.0**j
-            e = np.zeros_like(x)
-            e[k] = step
-            fp = np.atleast_1d(np.asarray(func(x + e), dtype=float))
-            fm = np.atleast_1d(np.asarray(func(x - e), dtype=float))
-            table.append((fp - fm).ravel() / (2.0 * step))
-        # Richardson: eliminate h^2, h^4, h^6 successively.
-        for level in range(1, nsteps):
-            factor = 4.0**level
-            table = [(factor * table[i + 1] - table[i]) / (factor - 1.0)
-                     for i in range(len(table) - 1)]
-        jac[:, k] = table[0]
+        scale = max(1.0, abs(x[k]))
+        with np.errstate(all="ignore"):
+            cols = [_richardson_column(func, x, k, b * scale) for b in bases]
+        if len(cols) == 1:
+            jac[:, k] = cols[0]
+            continue
+        diffs = []
+        for i in range(len(cols) - 1):
+            a, b = cols[i], cols[i + 1]
+            if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+                diffs.append(np.inf)
+                continue
+            size = max(float(np.max(np.abs(b))), 1e-300)
+            diffs.append(float(np.max(np.abs(a - b))) / size)
+        best = int(np.argmin(diffs))
+        jac[:, k] = cols[best + 1]
     return jac
 
 

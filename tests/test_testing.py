@@ -93,3 +93,20 @@ def test_jacobian_layout_and_errors():
         check_derivatives(f, grad, hess, [])
     with pytest.raises(ValueError, match="method"):
         numerical_jacobian(f, [1.0, 2.0], method="forward")
+
+
+def test_badly_scaled_parameter():
+    # A coefficient on a regressor in raw dollars: f changes by orders of
+    # magnitude over a step of 1e-3 in b. The step search must cope.
+    income = np.array([1250.0, 7083.3, 4166.7, 2500.0])
+
+    def g(b):
+        return float(np.sum(np.logaddexp(0.0, b[0] + b[1] * income)))
+
+    def dg(b):
+        p = 1.0 / (1.0 + np.exp(-(b[0] + b[1] * income)))
+        return np.array([p.sum(), (p * income).sum()])
+
+    res = check_derivatives(g, dg, None, [np.array([0.3, -2e-4]), np.array([-1.0, 5e-4])],
+                            method="richardson")
+    assert res.grad_error < 1e-8
