@@ -153,7 +153,7 @@ def _hessian(model, x):
     return 0.5 * (H + H.T)
 
 
-def _newton_ml(model, start, maxiter=50, tol=1e-8):
+def _newton_ml(model, start, maxiter=50, tol=1e-7):
     """Maximise ``model.loglike`` by Newton's method with numerical derivatives.
 
     The score is statsmodels' complex-step score; the Hessian is computed by
@@ -199,6 +199,7 @@ def _newton_ml(model, start, maxiter=50, tol=1e-8):
             lam *= 0.5
         if not improved:
             if fresh:
+                converged = gain < 1e-4
                 break
             H, fresh = _hessian(model, x), True
             continue
