@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from scipy import special as sc
 from statsmodels.discrete.discrete_model import Probit
+from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
 from econderiv.models._base import warn_perfect_prediction
 from econderiv.models._bvprobit_kernels import (athrho_terms, bivariate_cells,
@@ -388,8 +389,12 @@ def test_boundary_rho_warns():
     # y2 == y1: the errors are perfectly correlated and rho runs to 1.
     df = simulate(800, 0.9, 8)
     df["y2"] = df["y1"]
-    with pytest.warns(RuntimeWarning, match="boundary"):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         BivariateProbit.from_formula(["y1 ~ x1 + x2", "y2 ~ x1 + x3"], df).fit(maxiter=60)
+    messages = [str(w.message) for w in caught]
+    assert any("boundary" in m and "global_search=True" in m for m in messages)
+    assert any(issubclass(w.category, ConvergenceWarning) for w in caught)
 
 
 def test_predict_with_arrays(fitted):
