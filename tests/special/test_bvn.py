@@ -359,6 +359,20 @@ def test_logcdf_derivatives_numerically():
            lambda p: _sym(bvn_logcdf_hess(*p)), DERIV_POINTS, 1e-6)
 
 
+TAIL_POINTS = [np.array(p) for p in
+               [(-8.0, -9.0, -0.7), (-30.0, -28.0, 0.3), (-6.0, -5.5, 0.95), (-4.0, 4.2, -0.9),
+                (-45.0, -50.0, -0.5), (-3.0, -3.0, -0.99)]]
+
+
+def test_logcdf_derivatives_numerically_in_the_tails():
+    # differentiating the relative-accuracy log-CDF numerically checks both
+    # the tail integral (smoothness, consistency) and the log-derivatives
+    res = check_derivatives(lambda p: bvn_logcdf(*p), lambda p: np.array(bvn_logcdf_grad(*p)),
+                            lambda p: _sym(bvn_logcdf_hess(*p)), TAIL_POINTS, method="richardson")
+    assert res.grad_error < 1e-6, res
+    assert res.hess_error < 1e-6, res
+
+
 def _sym(h6):
     aa, ab, ar, bb, br, rr = h6
     return np.array([[aa, ab, ar], [ab, bb, br], [ar, br, rr]])
