@@ -105,7 +105,7 @@ def main(n=100_000):
 
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; "
           f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')} "
-          "(on a loaded machine multithreaded BLAS slows the n x k products of both sides)")
+          "(econderiv pins BLAS to one thread inside fit; the peer runs with this setting)")
     y, x = simulate_biprobit(n)
     ratio_bp = bench("BivariateProbit", lambda: BivariateProbit(y, x))
     yy, xx, s, z = simulate_heckprobit(n)
