@@ -253,3 +253,11 @@ def test_exclusion_restriction_detected_by_span_not_names():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         HeckProbit(df.y, x, df.s, np.column_stack([np.ones(600), df.x1, df.z]))
+
+
+def test_global_search_never_worse(small_model):
+    base = small_model.fit()
+    best = small_model.fit(global_search=True)
+    assert best.converged
+    assert best.llf >= base.llf - 1e-9
+    np.testing.assert_allclose(np.asarray(best.params), np.asarray(base.params), atol=1e-5)
