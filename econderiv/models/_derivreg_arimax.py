@@ -147,7 +147,15 @@ class ArmaxStateSpace(MLEModel):
 
 def _hessian(model, x):
     """Hessian of ``model.loglike`` by central differences (statsmodels'
-    ``approx_hess3``); ``MLEModel.hessian`` is scaled by ``1/nobs``."""
+    ``approx_hess3``, steps relative to each parameter); ``MLEModel.hessian``
+    is scaled by ``1/nobs``, hence not used.
+
+    Known limit: on very long records (400,000 samples at 200 Hz) the
+    curvature along the coefficients that set the AR roots near 1 grows like
+    ``n^3`` (about 1e20) while the Kalman-filter log-likelihood is accurate
+    to only about 1e-10 relative, so no finite-difference step resolves it
+    and the Hessian comes out indefinite; ``fit_arimax`` then raises.
+    """
     from statsmodels.tools.numdiff import approx_hess3
     H = approx_hess3(x, model.loglike)
     return 0.5 * (H + H.T)
@@ -279,8 +287,10 @@ def fit_arimax(model, noise="measurement", maxiter=50):
         Lc = linalg.cholesky(V, lower=True)
     except linalg.LinAlgError as exc:
         raise FloatingPointError("the ML covariance of the discrete coefficients is not "
-                                 "positive definite; the input may not excite the "
-                                 "system enough") from exc
+                                 "positive definite: the input may not excite the "
+                                 "system enough, or the record is too long for the "
+                                 "numerical Hessian (see _hessian); use method='oe'"
+                                 ) from exc
 
     def dist(theta):
         return linalg.solve_triangular(Lc, d_hat - p_of_theta(theta), lower=True)
