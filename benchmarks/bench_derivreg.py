@@ -10,9 +10,9 @@ the peer impractically slow, so it is not run there).
 
     python benchmarks/bench_derivreg.py [--sizes 4000 400000] [--skip-arimax-large]
 
-"arimax" fails at 400,000 samples (numerical Hessian of the Kalman-filter
-likelihood, see ``econderiv.models._derivreg_arimax._hessian``); the
-failure and the time it took are printed.
+"arimax" does not converge at 400,000 samples (it warns: the Kalman-filter
+log-likelihood is too imprecise there for its line search); the estimate
+is printed anyway.
 """
 
 from __future__ import annotations

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import warnings
 
+import numba
 import numpy as np
 from scipy import linalg, optimize
 from statsmodels.tsa.statespace.mlemodel import MLEModel
@@ -147,33 +148,109 @@ class ArmaxStateSpace(MLEModel):
 
 def _hessian(model, x):
     """Hessian of ``model.loglike`` by central differences (statsmodels'
-    ``approx_hess3``, steps relative to each parameter); ``MLEModel.hessian``
-    is scaled by ``1/nobs``, hence not used.
+    ``approx_hess3``); ``MLEModel.hessian`` is scaled by ``1/nobs``.
 
-    Known limit: on very long records (400,000 samples at 200 Hz) the
-    curvature along the coefficients that set the AR roots near 1 grows like
-    ``n^3`` (about 1e20) while the Kalman-filter log-likelihood is accurate
-    to only about 1e-10 relative, so no finite-difference step resolves it
-    and the Hessian comes out indefinite; ``fit_arimax`` then raises.
+    Not used by :func:`fit_arimax`, which uses the exact information
+    (:func:`_fisher_information`): on long records the curvature along the
+    coefficients that set the AR roots near 1 grows like ``n^3`` (about
+    1e20 at 400,000 samples) while the Kalman-filter log-likelihood is
+    accurate to about 1e-10 relative, so finite differences fail there.
     """
     from statsmodels.tools.numdiff import approx_hess3
     H = approx_hess3(x, model.loglike)
     return 0.5 * (H + H.T)
 
 
-def _newton_ml(model, start, maxiter=50, tol=1e-7):
+@numba.njit(cache=True)
+def _deterministic_sensitivities(phi, beta, c, x_init, u, const):
+    """Path ``x_n`` of the discrete recursion and its Jacobian.
+
+    ``x_n = x_init[n]`` for ``n < m``, else
+    ``x_n = sum_l phi_l x_{n-l} + sum_i sum_l beta_{i,l} u_{i,n-l} + c``.
+    Columns: ``phi_1..phi_m``, ``beta`` (input by input, lags 1..m), ``c``
+    (if ``const``), ``x_init``. Each column obeys the same recursion with
+    its direct term (``x_{n-l}``, ``u_{i,n-l}``, 1, or 0).
+    """
+    m = phi.shape[0]
+    N, q = u.shape
+    k = m + q * m + (1 if const else 0) + m
+    x = np.zeros(N)
+    J = np.zeros((N, k))
+    for n in range(min(m, N)):
+        x[n] = x_init[n]
+        J[n, k - m + n] = 1.0
+    for n in range(m, N):
+        acc = c
+        for l in range(1, m + 1):
+            acc += phi[l - 1] * x[n - l]
+            for i in range(q):
+                acc += beta[i, l - 1] * u[n - l, i]
+        x[n] = acc
+        for j in range(k):
+            s = 0.0
+            for l in range(1, m + 1):
+                s += phi[l - 1] * J[n - l, j]
+            J[n, j] = s
+        for l in range(1, m + 1):
+            J[n, l - 1] += x[n - l]
+            for i in range(q):
+                J[n, m + i * m + l - 1] += u[n - l, i]
+        if const:
+            J[n, m + q * m] += 1.0
+    return x, J
+
+
+def _fisher_information(model, x):
+    """Minus the expected Hessian of the log-likelihood, exactly.
+
+    With white measurement noise the observations are ``y = x(d, x_init) + e``
+    with a deterministic path, so the information on the mean parameters is
+    ``J'J / s2`` (``J`` from :func:`_deterministic_sensitivities`, mapped to
+    the delta-operator parameters by ``G``); the initial values are
+    profiled out by a Schur complement (they play the part of the diffuse
+    initial state), and ``log s2`` has information ``n/2`` and is
+    orthogonal to the rest. Unlike finite differences of the Kalman-filter
+    likelihood this stays accurate on long records, where the curvature
+    along the near-unit AR roots grows like ``n^3``. Returned with a minus
+    sign, in the role of the Hessian.
+    """
+    m, q, kd = model.m, model.q, model.k_disc
+    d = model.d_fix + model.G @ x[:kd]
+    phi = d[:m]
+    beta = d[m:m + m * q].reshape(q, m) if q else np.zeros((0, m))
+    c = d[m + m * q] if model.const else 0.0
+    y = np.asarray(model.endog, float).ravel()
+    # Initial values: the first m observations (their effect is profiled out).
+    _, J = _deterministic_sensitivities(phi, np.ascontiguousarray(beta), float(c),
+                                        y[:m].copy(), np.ascontiguousarray(model.u),
+                                        model.const)
+    s2 = float(np.exp(x[kd]))
+    Jp = np.column_stack([J[:, :kd] @ model.G, J[:, kd:]])
+    info = Jp.T @ Jp / s2
+    A = info[:kd, :kd]
+    B = info[:kd, kd:]
+    C = info[kd:, kd:]
+    prof = A - B @ np.linalg.solve(C, B.T)
+    H = np.zeros((x.size, x.size))
+    H[:kd, :kd] = -0.5 * (prof + prof.T)
+    H[kd, kd] = -0.5 * y.size
+    return H
+
+
+def _newton_ml(model, start, maxiter=50, tol=1e-7, hessian=None):
     """Maximise ``model.loglike`` by Newton's method with numerical derivatives.
 
-    The score is statsmodels' complex-step score; the Hessian is computed by
-    finite differences at the start and again whenever a step fails, and at
-    the end (a chord/Newton hybrid, since a Hessian costs about 2 k^2
-    likelihood evaluations). Newton's method is affine invariant, which
+    The score is statsmodels' complex-step score; the Hessian (``hessian``:
+    a function of ``(model, x)``; :func:`fit_arimax` passes the exact
+    information, i.e. Fisher scoring) is recomputed at the start, whenever a
+    step fails, and at the end. Newton's method is affine invariant, which
     matters because the coefficients differ in scale by orders of magnitude.
     Returns ``(x, loglike, converged, iterations, hessian)``.
     """
+    _hessian_fn = hessian or _hessian
     x = np.asarray(start, float)
     f = model.loglike(x)
-    H = _hessian(model, x)
+    H = _hessian_fn(model, x)
     fresh = True
     converged = False
     it = 0
@@ -188,13 +265,13 @@ def _newton_ml(model, start, maxiter=50, tol=1e-7):
         if not np.isfinite(gain) or gain < 0:
             if fresh:
                 break
-            H, fresh = _hessian(model, x), True
+            H, fresh = _hessian_fn(model, x), True
             continue
         if gain < tol:
             if fresh:
                 converged = True
                 break
-            H, fresh = _hessian(model, x), True
+            H, fresh = _hessian_fn(model, x), True
             continue
         lam = 1.0
         improved = False
@@ -209,12 +286,12 @@ def _newton_ml(model, start, maxiter=50, tol=1e-7):
             if fresh:
                 converged = gain < 1e-4
                 break
-            H, fresh = _hessian(model, x), True
+            H, fresh = _hessian_fn(model, x), True
             continue
         x, f = xn, fn
         fresh = False
     if not fresh:
-        H = _hessian(model, x)
+        H = _hessian_fn(model, x)
     return x, f, converged, it, H
 
 
@@ -269,10 +346,13 @@ def fit_arimax(model, noise="measurement", maxiter=50):
         start = np.append(start, np.log(s2 * 1e-2))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        xhat, llf, converged, nit, H = _newton_ml(ss, start, maxiter=maxiter)
+        xhat, llf, converged, nit, H = _newton_ml(ss, start, maxiter=maxiter,
+                                                  hessian=_fisher_information)
     if not converged:
-        warnings.warn("arimax ML did not converge; try noise='measurement', a larger "
-                      "maxiter, or method='oe'", RuntimeWarning, stacklevel=3)
+        warnings.warn("arimax ML did not converge (on very long records, e.g. 400,000 "
+                      "samples, the Kalman-filter log-likelihood is too imprecise for "
+                      "the line search); try a larger maxiter, or method='oe'",
+                      RuntimeWarning, stacklevel=3)
     cov_all = np.linalg.inv(-H)
     kd = ss.k_disc
     d_hat = xhat[:kd]
@@ -288,8 +368,7 @@ def fit_arimax(model, noise="measurement", maxiter=50):
     except linalg.LinAlgError as exc:
         raise FloatingPointError("the ML covariance of the discrete coefficients is not "
                                  "positive definite: the input may not excite the "
-                                 "system enough, or the record is too long for the "
-                                 "numerical Hessian (see _hessian); use method='oe'"
+                                 "system enough; use method='oe'"
                                  ) from exc
 
     def dist(theta):
