@@ -13,8 +13,14 @@ transfer-function (ARMAX) model ``A(L) y = B(L) u + c + C(L) eps`` with an MA
 polynomial ``C`` of order ``m``; here the noise is kept in its structural form
 as a state-space model (statsmodels' :class:`MLEModel`, Harvey's
 representation of the ARMA recursion with the input terms as a time-varying
-state intercept, diffuse initial state) and estimated by exact Gaussian ML
-through the Kalman filter, by Newton's method with numerical derivatives.
+state intercept, diffuse initial state), which gives the reported
+log-likelihood and residuals. The estimate maximises the same Gaussian
+likelihood with the initial values profiled out (it lacks only the diffuse
+log-det term, of relative order 1/n), by Fisher scoring with the exact score
+and information from the path recursion written in the delta operator
+(:func:`_profile_loglike_score`): the Kalman filter's likelihood, built on
+the shift coefficients, is too imprecise on long records (no step was
+accepted at 400,000 samples).
 
 The discrete coefficients ``d = (phi, beta, c)`` are then mapped to
 ``theta`` by minimum distance,
@@ -84,6 +90,42 @@ def delta_map(order, n_inputs, const, h):
     return d_fix, np.column_stack(cols)
 
 
+def delta_coefficients(spec, theta, h):
+    """Delta-operator coefficients ``p = (alpha, gamma_1, ..., gamma_c)`` of
+    the exact discretisation, computed without passing through the shift
+    coefficients.
+
+    With ``Omega = (1/h) int_0^h exp(A s) ds`` (one block ``expm``), the
+    delta-form system matrices are ``Phi_d = (exp(A h) - I)/h = A Omega``
+    and ``Gamma_d = Omega B``; ``A(z) = h^m det(delta I - Phi_d)``, so the
+    ``alpha_j`` are the characteristic-polynomial coefficients of
+    ``Phi_d``, and ``gamma_i`` those of
+    ``det(delta I - Phi_d + Gamma_d,i C) - det(delta I - Phi_d)``
+    (``gamma_c`` is the last one: ``c = B_c(1) = gamma_c h^m``). Going
+    through ``d`` instead (``G^-1 (d - d_fix)``) loses the coefficients
+    that set the roots near 1 to rounding: ``alpha_m = -(sum phi - 1)/h^m``
+    carries an error of about ``eps/h^m`` (9e-12 at 200 Hz), which at
+    400,000 samples is large against its standard error along the
+    likelihood's steep directions.
+    """
+    m = spec.order
+    A, B = spec.system_matrices(theta)
+    big = np.zeros((2 * m, 2 * m), dtype=np.result_type(A, float))
+    big[:m, :m] = A * h
+    big[:m, m:] = np.eye(m) * h
+    Omega = linalg.expm(big)[:m, m:] / h
+    Phi_d = A @ Omega
+    Gam_d = Omega @ B
+    C = np.zeros(m)
+    C[0] = 1.0
+    den = np.poly(Phi_d)
+    out = [den[1:]]
+    for i in range(spec.n_inputs):
+        num = (np.poly(Phi_d - np.outer(Gam_d[:, i], C)) - den)[1:]
+        out.append(num[-1:] if spec.const and i == spec.n_inputs - 1 else num)
+    return np.real(np.concatenate(out))
+
+
 class ArmaxStateSpace(MLEModel):
     """``y_n = x_n + e_n`` with ``x`` following the discrete ARMAX recursion.
 
@@ -95,8 +137,9 @@ class ArmaxStateSpace(MLEModel):
     """
 
     def __init__(self, endog, exog_inputs, order, const, noise="measurement",
-                 names=None, dmap=None):
+                 names=None, dmap=None, h=None):
         super().__init__(endog, k_states=order, k_posdef=1, initialization="diffuse")
+        self.h = h  # sampling step (for the delta-form recursion)
         self.m = order
         self.u = np.asarray(exog_inputs, float).reshape(len(endog), -1)
         self.q = self.u.shape[1]
@@ -237,7 +280,121 @@ def _fisher_information(model, x):
     return H
 
 
-def _newton_ml(model, start, maxiter=50, tol=1e-7, hessian=None):
+@numba.njit(cache=True)
+def _delta_path_sensitivities(alpha, gamma, gamma_c, x_init, u, const, h):
+    """Path and Jacobian of the recursion written in the delta operator.
+
+    Same path as :func:`_deterministic_sensitivities` but computed from the
+    backward differences ``D_k x_n = (1 - L)^k x_n``:
+
+        D_m x_n = -sum_j alpha_j h^j D_(m-j) x_(n-j)
+                  + sum_i sum_j gamma_ij h^j D_(m-j) u_i,(n-j) + gamma_c h^m,
+
+    then ``D_k x_n = D_k x_(n-1) + D_(k+1) x_n`` down to ``x_n``. A root of
+    ``A(z)`` at exactly 1 (``alpha_m = 0``, the motor's position) is then
+    exact; in the shift form it is not representable (``sum phi - 1`` is
+    ``-alpha_m h^m``, about 1e-14 here, near the rounding of ``phi``), so at
+    400,000 samples the shift-form likelihood moves in steps of about 0.02
+    per ulp of ``phi_m``, a few per cent of a standard error of ``alpha_m``.
+    Columns: ``alpha``, ``gamma`` (input by input), ``gamma_c`` (if
+    ``const``), ``x_init``.
+    """
+    m = alpha.shape[0]
+    N, q = u.shape
+    k = m + q * m + (1 if const else 0) + m
+    D = np.zeros((m + 1, N))
+    S = np.zeros((m + 1, N, k))
+    hp = np.empty(m + 1)
+    for j in range(m + 1):
+        hp[j] = h ** j
+    # Differences of the inputs: Du[r, n, i] = (1 - L)^r u_(i,n).
+    Du = np.zeros((m + 1, N, q))
+    Du[0] = u
+    for r in range(1, m + 1):
+        for n in range(r, N):
+            for i in range(q):
+                Du[r, n, i] = Du[r - 1, n, i] - Du[r - 1, n - 1, i]
+    for n in range(min(m, N)):
+        D[0, n] = x_init[n]
+        S[0, n, k - m + n] = 1.0
+        for r in range(1, n + 1):
+            D[r, n] = D[r - 1, n] - D[r - 1, n - 1]
+            for col in range(k):
+                S[r, n, col] = S[r - 1, n, col] - S[r - 1, n - 1, col]
+    for n in range(m, N):
+        acc = gamma_c * hp[m] if const else 0.0
+        for j in range(1, m + 1):
+            acc -= alpha[j - 1] * hp[j] * D[m - j, n - j]
+            for i in range(q):
+                acc += gamma[i, j - 1] * hp[j] * Du[m - j, n - j, i]
+        D[m, n] = acc
+        for col in range(k):
+            s = 0.0
+            for j in range(1, m + 1):
+                s -= alpha[j - 1] * hp[j] * S[m - j, n - j, col]
+            S[m, n, col] = s
+        for j in range(1, m + 1):
+            S[m, n, j - 1] -= hp[j] * D[m - j, n - j]
+            for i in range(q):
+                S[m, n, m + i * m + j - 1] += hp[j] * Du[m - j, n - j, i]
+        if const:
+            S[m, n, m + q * m] += hp[m]
+        for r in range(m - 1, -1, -1):
+            D[r, n] = D[r, n - 1] + D[r + 1, n]
+            for col in range(k):
+                S[r, n, col] = S[r, n - 1, col] + S[r + 1, n, col]
+    return D[0].copy(), S[0].copy()
+
+
+def _profile_loglike_score(model, x):
+    """Log-likelihood and exact score with the initial values profiled out.
+
+    The model with white measurement noise is ``y = x(d, x_init) + e``, a
+    deterministic path plus noise; with the initial values ``x_init`` (the
+    first ``m`` path values) profiled out by least squares,
+
+        l(p, s2) = -0.5 [(n - m) log(2 pi s2) + r'r / s2],
+        dl/dp = G' J_d' r / s2,   dl/dlog s2 = -(n - m)/2 + r'r / (2 s2),
+
+    ``r`` the residuals at the profiled ``x_init`` and ``G' J_d`` the path's
+    sensitivities to ``p``, computed in the delta form
+    (:func:`_delta_path_sensitivities`; the path is affine in ``x_init``, so
+    one least-squares correction profiles it exactly).
+    This is the Kalman filter's diffuse likelihood without its log-det
+    term for the initial state (a shift of relative order 1/n). It is used
+    for the optimisation because on long records the Kalman filter, with a
+    deterministic state and AR roots near 1, is not precise enough: at
+    400,000 samples its log-likelihood is noisy at about 1e-2 and its
+    complex-step score at about one standard error, so the Newton steps
+    wander and the line search cannot tell better from worse (its transition
+    matrix holds the shift coefficients, which cannot represent the root at
+    1 exactly; see :func:`_delta_path_sensitivities`). The delta-form
+    recursion and the residual sums stay smooth and precise there.
+    """
+    m, q, kd = model.m, model.q, model.k_disc
+    alpha = x[:m].copy()
+    gamma = np.ascontiguousarray(x[m:m + m * q].reshape(q, m) if q else np.zeros((0, m)))
+    gamma_c = float(x[m + m * q]) if model.const else 0.0
+    h = model.h
+    y = np.asarray(model.endog, float).ravel()
+    u = np.ascontiguousarray(model.u)
+    x_init = y[:m].copy()
+    path, J = _delta_path_sensitivities(alpha, gamma, gamma_c, x_init, u, model.const, h)
+    x_init = x_init + np.linalg.lstsq(J[:, kd:], y - path, rcond=None)[0]
+    path, J = _delta_path_sensitivities(alpha, gamma, gamma_c, x_init, u, model.const, h)
+    r = y - path
+    s2 = float(np.exp(x[kd]))
+    rss = float(r @ r)
+    n_eff = y.size - m
+    ll = -0.5 * (n_eff * (np.log(2 * np.pi) + x[kd]) + rss / s2)
+    g = np.zeros(x.size)
+    g[:kd] = J[:, :kd].T @ r / s2
+    g[kd] = -0.5 * n_eff + 0.5 * rss / s2
+    return ll, g
+
+
+def _newton_ml(model, start, maxiter=50, tol=1e-7, hessian=None, loglike=None,
+               score=None):
     """Maximise ``model.loglike`` by Newton's method with numerical derivatives.
 
     The score is statsmodels' complex-step score; the Hessian (``hessian``:
@@ -245,18 +402,21 @@ def _newton_ml(model, start, maxiter=50, tol=1e-7, hessian=None):
     information, i.e. Fisher scoring) is recomputed at the start, whenever a
     step fails, and at the end. Newton's method is affine invariant, which
     matters because the coefficients differ in scale by orders of magnitude.
+    ``loglike``/``score`` default to the model's Kalman-filter ones.
     Returns ``(x, loglike, converged, iterations, hessian)``.
     """
     _hessian_fn = hessian or _hessian
+    _loglike = loglike or model.loglike
+    _score = score or model.score
     x = np.asarray(start, float)
-    f = model.loglike(x)
+    f = _loglike(x)
     H = _hessian_fn(model, x)
     fresh = True
     converged = False
     it = 0
     while it < maxiter:
         it += 1
-        g = model.score(x)
+        g = _score(x)
         try:
             step = -np.linalg.solve(H, g)
         except np.linalg.LinAlgError:
@@ -277,7 +437,7 @@ def _newton_ml(model, start, maxiter=50, tol=1e-7, hessian=None):
         improved = False
         for _ in range(30):
             xn = x + lam * step
-            fn = model.loglike(xn)
+            fn = _loglike(xn)
             if np.isfinite(fn) and fn >= f:
                 improved = True
                 break
@@ -332,26 +492,31 @@ def fit_arimax(model, noise="measurement", maxiter=50):
     theta0 = start_fit.params.to_numpy()
     names = discrete_names(model)
     d_fix, G = delta_map(model.order, model.exog.shape[1], spec.const, h)
-    Ginv = np.linalg.inv(G)
 
     def p_of_theta(theta):
-        return Ginv @ (K.discrete_coefficients(spec, theta, h) - d_fix)
+        return delta_coefficients(spec, theta, h)
 
     d0 = p_of_theta(theta0)
     ss = ArmaxStateSpace(model.endog, model.exog, model.order, spec.const, noise=noise,
-                         names=[f"delta.{nm}" for nm in names], dmap=(d_fix, G))
+                         names=[f"delta.{nm}" for nm in names], dmap=(d_fix, G),
+                         h=h)
     s2 = max(start_fit.scale, 1e-12 * max(1.0, np.var(model.endog)))
     start = np.concatenate([d0, [np.log(s2)]])
     if noise == "both":
         start = np.append(start, np.log(s2 * 1e-2))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        xhat, llf, converged, nit, H = _newton_ml(ss, start, maxiter=maxiter,
-                                                  hessian=_fisher_information)
+        # Fisher scoring on the profiled likelihood with its exact score
+        # (see _profile_loglike_score for why not the Kalman filter's).
+        xhat, _, converged, nit, H = _newton_ml(
+            ss, start, maxiter=maxiter, hessian=_fisher_information,
+            loglike=lambda v: _profile_loglike_score(ss, v)[0],
+            score=lambda v: _profile_loglike_score(ss, v)[1])
+        llf = ss.loglike(xhat)
     if not converged:
-        warnings.warn("arimax ML did not converge (on very long records, e.g. 400,000 "
-                      "samples, the Kalman-filter log-likelihood is too imprecise for "
-                      "the line search); try a larger maxiter, or method='oe'",
+        warnings.warn("arimax ML did not converge (the input may not excite the "
+                      "system enough, or the start is poor); try a larger maxiter, "
+                      "or method='oe'",
                       RuntimeWarning, stacklevel=3)
     cov_all = np.linalg.inv(-H)
     kd = ss.k_disc
@@ -385,7 +550,7 @@ def fit_arimax(model, noise="measurement", maxiter=50):
     res_ss = ss.filter(xhat)
     resid = np.asarray(res_ss.forecasts_error[0])
     from scipy import stats
-    notes = [f"Discrete model: log-likelihood {llf:.6g}, {nit} Newton iterations; "
+    notes = [f"Discrete model: log-likelihood {llf:.6g}, {nit} Fisher-scoring iterations; "
              f"measurement noise sd {np.sqrt(np.exp(xhat[kd])):.4g}"
              + (f", equation noise sd {np.sqrt(np.exp(xhat[kd + 1])):.4g}"
                 if noise == "both" else "") + ".",

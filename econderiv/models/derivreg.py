@@ -22,7 +22,8 @@ Methods (``fit(method=...)``):
     under white measurement noise.
 ``"arimax"``
     Exact discretisation as a transfer-function (ARMAX) model estimated by
-    exact Gaussian ML through the Kalman filter, mapped back to ``theta`` by
+    exact Gaussian ML (delta-operator recursion, initial values profiled
+    out; Kalman filter for the reported likelihood), mapped back to ``theta`` by
     minimum distance with delta-method standard errors. Linear equations,
     uniform sampling.
 ``"fourier"``
@@ -86,8 +87,10 @@ METHOD_NOTES = {
         "Exact discretisation of the linear time-invariant equation with "
         "zero-order-hold inputs: A(L) x_n = B(L) u_n + c, observed with white "
         "noise, a transfer-function (ARMAX) "
-        "model with MA noise of order m. Exact Gaussian ML by the Kalman "
-        "filter (diffuse initial state), then theta by minimum distance from "
+        "model with MA noise of order m. Exact Gaussian ML (initial values "
+        "profiled out; Fisher scoring on the delta-operator recursion; the "
+        "Kalman filter with diffuse initial state gives the reported "
+        "log-likelihood and residuals), then theta by minimum distance from "
         "the discrete coefficients with delta-method standard errors. Needs "
         "uniform sampling and a linear equation."),
     "fourier": (

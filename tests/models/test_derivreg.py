@@ -507,3 +507,42 @@ def test_arimax_recursion_sensitivities_and_information(motor):
     se_exact = np.sqrt(np.diag(np.linalg.inv(-H_exact)))
     se_num = np.sqrt(np.diag(np.linalg.inv(-H_num)))
     assert se_exact == pytest.approx(se_num, rel=0.02)
+
+
+def test_arimax_delta_form_path_score_and_coefficients(motor):
+    # The delta-operator recursion, its score and the delta coefficients
+    # against the shift form and finite differences (they carry the fit on
+    # long records, where the shift form is too imprecise).
+    from econderiv.models import _derivreg_arimax as A
+    mod, _ = motor
+    h = mod.time[1] - mod.time[0]
+    d_fix, G = delta_map(2, 1, True, h)
+    for theta in ([-4.0, 10.0, -2.0], [-3.1, 8.0, 0.7]):
+        theta = np.array(theta)
+        p_shift = np.linalg.solve(G, K.discrete_coefficients(mod.spec, theta, h) - d_fix)
+        p_delta = A.delta_coefficients(mod.spec, theta, h)
+        # alpha_2 is 0 exactly (the position integrates the velocity); the
+        # shift form gets it to about eps / h^2 only.
+        assert p_delta[1] == 0.0
+        assert np.abs(p_delta - p_shift).max() < 1e-10
+    n = 600
+    u = np.ascontiguousarray(mod.exog[:n])
+    p = np.array([3.9, 0.02, 0.025, 9.9, -1.98])
+    x_init = np.array([0.3, 0.302])
+    d = d_fix + G @ p
+    x_s, J_s = A._deterministic_sensitivities(d[:2], d[2:4].reshape(1, 2).copy(), d[4],
+                                              x_init, u, True)
+    x_d, J_d = A._delta_path_sensitivities(p[:2], p[2:4].reshape(1, 2).copy(), p[4],
+                                           x_init, u, True, h)
+    assert np.abs(x_d - x_s).max() < 1e-9 * np.abs(x_s).max()
+    Jp = np.column_stack([J_s[:, :5] @ G, J_s[:, 5:]])
+    assert np.all(np.abs(J_d - Jp).max(axis=0) < 1e-7 * np.abs(Jp).max(axis=0))
+    # Score of the profiled log-likelihood against central differences.
+    ss = A.ArmaxStateSpace(mod.endog[:n], u, 2, True, dmap=(d_fix, G), h=h)
+    x = np.r_[A.delta_coefficients(mod.spec, np.array([-4.0, 10.0, -2.0]), h),
+              np.log(4e-6)]
+    x[1] = 1e-3
+    _, g = A._profile_loglike_score(ss, x)
+    g_num = _relative_step_jacobian(lambda v: np.atleast_1d(A._profile_loglike_score(ss, v)[0]),
+                                    x, rel=1e-6).ravel()
+    assert g == pytest.approx(g_num, rel=1e-4, abs=1e-4 * np.abs(g_num).max())
