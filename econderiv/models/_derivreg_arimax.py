@@ -547,7 +547,7 @@ def fit_arimax(model, noise="measurement", maxiter=50):
     cov_theta = np.linalg.inv(Dw.T @ Dw)
     md_stat = float(sol.fun @ sol.fun)
     md_df = kd - theta.size
-    res_ss = ss.filter(xhat)
+    res_ss = ss.filter(xhat, cov_type="none")  # residuals only: skip the OPG covariance
     resid = np.asarray(res_ss.forecasts_error[0])
     from scipy import stats
     notes = [f"Discrete model: log-likelihood {llf:.6g}, {nit} Fisher-scoring iterations; "
