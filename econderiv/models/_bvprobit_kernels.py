@@ -54,6 +54,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special as sc
 
+from econderiv.models._probit import probit_fit
 from econderiv.special.normal import mills_ratio, mills_ratio_deriv
 
 _LOG_SQRT_2PI = 0.5 * np.log(2.0 * np.pi)
@@ -385,34 +386,10 @@ def _phi(x):
     return np.exp(-0.5 * x * x) / np.sqrt(2.0 * np.pi)
 
 
-def probit_loglike_derivs(params, y, x, order: int = 2):
-    """Univariate probit ``sum log Phi(q x'b)``, its gradient and Hessian.
+def fit_probit(y, x, maxiter: int = 100):
+    """Univariate probit MLE (:func:`econderiv.models._probit.probit_fit`).
 
-    ``score = X' (q lambda(q xb))`` and ``hessian = X' diag(lambda'(q xb)) X``.
-    Returns ``(llf, score, hessian)`` (totals, not per observation).
-
-    For speed (start values at large n) ``lambda = exp(log phi - log Phi)``
-    and ``lambda' = -lambda (u + lambda)`` are used directly: the value is
-    exact, the Hessian loses a few digits for ``u << 0``, which only steers
-    Newton's steps.
-    """
-    q = 2.0 * y - 1.0
-    u = q * (x @ params)
-    ll = sc.log_ndtr(u)
-    llf = float(ll.sum())
-    if order == 0:
-        return llf, None, None
-    lam = np.exp(-0.5 * u * u - _LOG_SQRT_2PI - ll)
-    score = x.T @ (q * lam)
-    return llf, score, (None if order == 1 else _wxx(x, -lam * (u + lam)))
-
-
-def fit_probit(y, x, start=None, maxiter: int = 100):
-    """Univariate probit MLE by safeguarded Newton with the exact Hessian.
-
-    Used for start values and for the rho = 0 restricted model; the probit
-    log-likelihood is concave, so Newton from zero converges in a few steps
-    unless the outcome is separated.
+    Used for start values and for the rho = 0 restricted model.
 
     Returns
     -------
@@ -420,26 +397,5 @@ def fit_probit(y, x, start=None, maxiter: int = 100):
     llf : float
     converged : bool
     """
-    from econderiv.models._base import newton_trust
-
-    n = x.shape[0]
-    cache = {}
-
-    def derivs(p, order):
-        key = p.tobytes()
-        hit = cache.get("v")
-        if hit is not None and hit[0] == key and hit[1] >= order:
-            return hit[2]
-        out = probit_loglike_derivs(p, y, x, 0 if order == 0 else 2)
-        cache["v"] = (key, 0 if order == 0 else 2, out)
-        return out
-
-    if start is None:
-        # Linear probability model scaled to the probit (Amemiya): slopes
-        # 2.5 b, intercept 2.5 b_0 - 1.25; a few Newton steps from here.
-        start = 2.5 * np.linalg.lstsq(x, y - 0.5, rcond=None)[0]
-    start = np.asarray(start, dtype=float)
-    params, ret = newton_trust(lambda p: -derivs(p, 0)[0] / n,
-                               lambda p: -derivs(p, 1)[1] / n, start, disp=False,
-                               maxiter=maxiter, hess=lambda p: -derivs(p, 2)[2] / n)
-    return params, derivs(params, 0)[0], bool(ret["converged"])
+    params, _, llf, converged = probit_fit(y, x, maxiter)
+    return params, llf, converged

@@ -43,7 +43,6 @@ import numpy as np
 from scipy import linalg, optimize
 from statsmodels.tsa.statespace.mlemodel import MLEModel
 
-from econderiv.models import _derivreg_kernels as K
 
 
 def delta_map(order, n_inputs, const, h):

@@ -135,7 +135,6 @@ def fit_fourier(model, snr=100.0, nfreq=None, max_fraction=0.25, iterations=3):
                          f"the noise floor; need at least {n_band_params + 2}. Lower snr, "
                          "give nfreq, or use method='oe'")
     omega, coef, cov_band, s2, dof, _ = regression(band)
-    theta_d = coef[:nd]
 
     p_band = len(names_band)
     band_params = coef[:p_band]

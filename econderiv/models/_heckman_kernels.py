@@ -75,6 +75,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.special import log_ndtr
 
+from econderiv.models._probit import (_lam_dlam, probit_fit, probit_hessian,  # noqa: F401
+                                      probit_loglike, probit_score)
 from econderiv.special import mills_ratio, mills_ratio_deriv
 
 __all__ = [
@@ -162,22 +164,6 @@ def _data(d, args) -> SelectionData:
 # ---------------------------------------------------------------------------
 # Log-likelihood and derivatives with respect to the indices
 # ---------------------------------------------------------------------------
-
-def _lam_dlam(x):
-    """``lambda(x)`` and ``lambda'(x)`` sharing one evaluation of the ratio.
-
-    ``lambda' = -lambda (x + lambda)`` is accurate for ``x >= -2`` (the
-    convention of :mod:`econderiv.special.normal`); below, the continued
-    fraction of :func:`mills_ratio_deriv` avoids the cancellation.
-    """
-    lam = mills_ratio(x)
-    with np.errstate(invalid="ignore"):
-        dlam = -lam * (x + lam)
-    far = x < -2.0
-    if far.any():
-        dlam[far] = mills_ratio_deriv(x[far], 1)
-    return lam, dlam
-
 
 def _memo(d: SelectionData, params, key: str, compute):
     tag = np.asarray(params, dtype=float).tobytes()
@@ -359,71 +345,6 @@ def hessian(params, endog, exog=None, endog_select=None, exog_select=None) -> np
     iu = np.triu_indices_from(H, 1)
     H[(iu[1], iu[0])] = H[iu]
     return H
-
-
-# ---------------------------------------------------------------------------
-# Probit (first step and the rho = 0 model)
-# ---------------------------------------------------------------------------
-
-def _probit_ratios(gamma, s, Z):
-    q = 2.0 * np.asarray(s, dtype=float) - 1.0
-    return _lam_dlam(q * (Z @ gamma)), q
-
-
-def probit_loglike(gamma, s, Z) -> float:
-    """``sum_i log Phi(q_i z_i'gamma)`` with ``q_i = 2 s_i - 1``."""
-    q = 2.0 * np.asarray(s, dtype=float) - 1.0
-    return float(log_ndtr(q * (Z @ gamma)).sum())
-
-
-def probit_score(gamma, s, Z) -> np.ndarray:
-    """``Z' (q lambda(q z'gamma))``, shape (k_z,)."""
-    q = 2.0 * np.asarray(s, dtype=float) - 1.0
-    return Z.T @ (q * mills_ratio(q * (Z @ gamma)))
-
-
-def probit_hessian(gamma, s, Z) -> np.ndarray:
-    """``Z' diag(lambda'(q z'gamma)) Z`` (``q^2 = 1``), negative definite."""
-    (_, dlam), _ = _probit_ratios(gamma, s, Z)
-    return (Z.T * dlam) @ Z
-
-
-def probit_fit(s, Z, maxiter: int = 100):
-    """Probit ML by safeguarded Newton with the exact Hessian.
-
-    Returns ``(gamma, cov, llf, converged)``; ``cov`` is the inverse of the
-    negative Hessian.
-    """
-    from econderiv.models._base import newton_trust
-
-    s = np.asarray(s, dtype=float)
-    Z = np.asarray(Z, dtype=float)
-    n = len(s)
-    q = 2.0 * s - 1.0
-    memo = {}
-
-    def ratios(g):
-        # the score and Hessian at a point share lambda and lambda'
-        tag = g.tobytes()
-        if memo.get("tag") != tag:
-            memo.clear()
-            memo["tag"] = tag
-            memo["r"] = _lam_dlam(q * (Z @ g))
-        return memo["r"]
-
-    def score(g):
-        return -(Z.T @ (q * ratios(g)[0])) / n
-
-    def hess(g):
-        return -((Z.T * ratios(g)[1]) @ Z) / n
-
-    # start from the scaled linear probability model (Amemiya's 2.5 rule)
-    start = 2.5 * np.linalg.lstsq(Z, s - 0.5, rcond=None)[0]
-    x, info = newton_trust(lambda g: -probit_loglike(g, s, Z) / n, score, start,
-                           hess=hess, disp=False, maxiter=maxiter)
-    H = probit_hessian(x, s, Z)
-    cov = np.linalg.inv(-H)
-    return x, 0.5 * (cov + cov.T), probit_loglike(x, s, Z), bool(info["converged"])
 
 
 # ---------------------------------------------------------------------------

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import copy
 import warnings
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -1064,7 +1063,6 @@ class HeckmanResults(LikelihoodModelResults):
         kz, kx = len(gamma), len(beta)
         w = Z @ gamma
         m = X @ beta
-        lam = mills_ratio(w)
         delta = -mills_ratio_deriv(w, 1)
         ddelta = -mills_ratio_deriv(w, 2)
         Phi, phi = ndtr(w), stats.norm.pdf(w)
@@ -1160,7 +1158,6 @@ class HeckmanResults(LikelihoodModelResults):
         """statsmodels Summary: one block per equation, the ancillary block and,
         for ML, the LR test of independent equations (rho = 0)."""
         from statsmodels.iolib.summary import Summary, summary_params
-        from statsmodels.iolib.table import SimpleTable
 
         model = self.model
         is_ml = self.method == "mle"
