@@ -23,31 +23,16 @@ import warnings
 
 import numpy as np
 from scipy import optimize, signal
-from scipy.linalg import expm
 
 from econderiv import DerivativeRegression
+from econderiv.datasets import simulate_motor
 
 METHODS = ["fd", "integral", "oe", "arimax", "fourier"]
 
 
 def make_motor(n, seed=0, fs=200.0, a=-4.0, b=10.0, g=-2.0, sd=2e-3):
-    rng = np.random.default_rng(seed)
-    h = 1.0 / fs
-    t = np.arange(n) * h
-    u = np.empty(n)
-    i = 0
-    while i < n:
-        hold = int(round(rng.uniform(0.4, 1.2) * fs))
-        u[i:i + hold] = rng.uniform(-1, 1)
-        i += hold
-    E = expm(np.array([[0, 1, 0, 0], [0, a, b, g], [0, 0, 0, 0], [0, 0, 0, 0.0]]) * h)
-    F, G = E[:2, :2], E[:2, 2:]
-    w = np.column_stack([u, np.ones(n)])
-    s = np.zeros((n, 2))
-    s[0] = 0.3, 0.5
-    for k in range(n - 1):
-        s[k + 1] = F @ s[k] + G @ w[k]
-    return t, s[:, 0] + sd * rng.standard_normal(n), u
+    df = simulate_motor(n=n, fs=fs, a=a, b=b, g=g, noise_sd=sd, x0=(0.3, 0.5), seed=seed)
+    return df.t.to_numpy(), df.x.to_numpy(), df.u.to_numpy()
 
 
 def peer_oe(t, y, u, start):

@@ -47,3 +47,23 @@ def test_data_ship_inside_the_package():
     root = resources.files("econderiv.datasets").joinpath("data")
     assert root.joinpath("mroz87.csv.gz").is_file()
     assert np.isfinite(econderiv.datasets.load("fishing")["income"]).all()
+
+
+def test_simulate_motor():
+    df = datasets.simulate_motor(n=2000, seed=3)
+    assert list(df.columns) == ["t", "x", "u", "x_true", "v_true"]
+    assert df.equals(datasets.simulate_motor(n=2000, seed=3))
+    assert np.std(df.x - df.x_true) == pytest.approx(2e-3, rel=0.1)
+    assert df.x_true.iloc[0] == 0.3 and df.v_true.iloc[0] == 0.5
+    # The noise-free state obeys v' = a v + b u + g: check with central
+    # differences of the exact velocity where the input is held.
+    h = df.t.iloc[1]
+    v = df.v_true.to_numpy()
+    u = df.u.to_numpy()
+    dv = (v[2:] - v[:-2]) / (2 * h)
+    held = (u[:-2] == u[1:-1]) & (u[1:-1] == u[2:])
+    rhs = -4.0 * v[1:-1] + 10.0 * u[1:-1] - 2.0
+    assert np.max(np.abs(dv - rhs)[held]) < 1e-3
+    # and x' = v (away from input switches, where x'' jumps)
+    dx = (df.x_true.to_numpy()[2:] - df.x_true.to_numpy()[:-2]) / (2 * h)
+    assert np.max(np.abs(dx - v[1:-1])[held]) < 1e-3

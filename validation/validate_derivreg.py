@@ -36,12 +36,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.linalg import expm
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _report import Check, main  # noqa: E402
 
 from econderiv import datasets  # noqa: E402
+from econderiv.datasets import simulate_motor  # noqa: E402
 from econderiv.models.derivreg import DerivativeRegression  # noqa: E402
 
 PR = "Pearl & Reed 1920"
@@ -113,21 +113,9 @@ def pearl_reed_checks(verbose=True):
 
 
 def make_motor(rng, n=4000, fs=200.0, a=-4.0, b=10.0, g=-2.0, sd=2e-3):
-    """Exact simulation with held inputs (block matrix exponential)."""
-    h = 1.0 / fs
-    t = np.arange(n) * h
-    u = np.empty(n)
-    i = 0
-    while i < n:
-        hold = int(round(rng.uniform(0.4, 1.2) * fs))
-        u[i:i + hold] = rng.uniform(-1, 1)
-        i += hold
-    E = expm(np.array([[0, 1, 0, 0], [0, a, b, g], [0, 0, 0, 0], [0, 0, 0, 0.0]]) * h)
-    s = np.zeros((n, 2))
-    s[0] = rng.uniform(-1, 1), rng.uniform(-1, 1)
-    for k in range(n - 1):
-        s[k + 1] = E[:2, :2] @ s[k] + E[:2, 2] * u[k] + E[:2, 3]
-    return t, s[:, 0] + sd * rng.standard_normal(n), u
+    """Exact simulation with held inputs and a random initial state."""
+    df = simulate_motor(n=n, fs=fs, a=a, b=b, g=g, noise_sd=sd, x0=None, seed=rng)
+    return df.t.to_numpy(), df.x.to_numpy(), df.u.to_numpy()
 
 
 def monte_carlo(reps=60, seed=12345):

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import signal
-from scipy.linalg import expm
 
 from econderiv import datasets
+from econderiv.datasets import simulate_motor
 from econderiv.models import _derivreg_kernels as K
 from econderiv.models._derivreg_arimax import delta_map
 from econderiv.models.derivreg import DerivativeRegression
@@ -18,28 +18,12 @@ TRUE = {"D1.x": -4.0, "u": 10.0, "const": -2.0}
 
 
 def make_motor(seed=0, n=4000, fs=200.0, a=-4.0, b=10.0, g=-2.0, sd=2e-3, s0=(0.3, 0.5)):
-    """DC motor x'' = a x' + b u + g with random held voltage steps of 0.4-1.2 s.
-
-    Simulated exactly here (block matrix exponential, independent of the
-    package's kernels), then position noise of sd ``sd`` is added.
-    """
-    rng = np.random.default_rng(seed)
-    h = 1.0 / fs
-    t = np.arange(n) * h
-    u = np.empty(n)
-    i = 0
-    while i < n:
-        hold = int(round(rng.uniform(0.4, 1.2) * fs))
-        u[i:i + hold] = rng.uniform(-1, 1)
-        i += hold
-    M = np.array([[0, 1, 0, 0], [0, a, b, g], [0, 0, 0, 0], [0, 0, 0, 0.0]])
-    E = expm(M * h)
-    s = np.zeros((n, 2))
-    s[0] = s0
-    for k in range(n - 1):
-        s[k + 1] = E[:2, :2] @ s[k] + E[:2, 2] * u[k] + E[:2, 3]
-    y = s[:, 0] + sd * rng.standard_normal(n)
-    return t, y, u, s
+    """DC motor x'' = a x' + b u + g with random held voltage steps of 0.4-1.2 s,
+    simulated exactly (econderiv.datasets.simulate_motor, independent of the
+    estimation kernels), position noise of sd ``sd``."""
+    df = simulate_motor(n=n, fs=fs, a=a, b=b, g=g, noise_sd=sd, x0=s0, seed=seed)
+    return (df.t.to_numpy(), df.x.to_numpy(), df.u.to_numpy(),
+            df[["x_true", "v_true"]].to_numpy())
 
 
 @pytest.fixture(scope="module")
