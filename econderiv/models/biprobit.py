@@ -387,7 +387,59 @@ def _summary(results, title, top_left, top_right, test_line, alpha=0.05):
 # Model
 # ---------------------------------------------------------------------------
 
-class BivariateProbit(LikelihoodModel):
+class _CachedKernelLikelihood:
+    """statsmodels likelihood methods on a cached derivative kernel.
+
+    Subclasses define ``_kernel(params, order, llobs, per_obs)`` returning
+    ``(llobs, score, hessian)`` (score per observation when ``per_obs``) and
+    set ``self._cache = None`` in ``__init__``.
+    """
+
+    def _derivs(self, params, order):
+        """Kernel output at ``params``, cached: statsmodels asks for the value,
+        score and Hessian at the same point in separate calls. A request of
+        order 1 or 2 computes both (the Hessian is cheap given the gradient)
+        and reuses a cached log-likelihood at the same point."""
+        params = np.asarray(params, dtype=float)
+        key = params.tobytes()
+        c = self._cache
+        same = c is not None and c[0] == key
+        if same and c[1] >= order:
+            return c[2]
+        want = 0 if order == 0 else 2
+        out = self._kernel(params, want, c[2][0] if same else None, False)
+        self._cache = (key, want, out)
+        return out
+
+    def loglikeobs(self, params):
+        """Per-observation log-likelihood (the model's class notes give the formula)."""
+        return self._derivs(params, 0)[0]
+
+    def loglike(self, params):
+        """Total log-likelihood."""
+        return float(self.loglikeobs(params).sum())
+
+    def score_obs(self, params):
+        """Per-observation gradient, (n, k) in params order."""
+        params = np.asarray(params, dtype=float)
+        c = self._cache
+        llobs = c[2][0] if c is not None and c[0] == params.tobytes() else None
+        return self._kernel(params, 1, llobs, True)[1]
+
+    def score(self, params):
+        """Gradient of the log-likelihood, 1-D in params order."""
+        return self._derivs(params, 1)[1]
+
+    def hessian(self, params):
+        """Analytic Hessian of the log-likelihood, (k, k) in params order."""
+        return self._derivs(params, 2)[2]
+
+    def information(self, params):
+        """Observed information ``-hessian``."""
+        return -self.hessian(params)
+
+
+class BivariateProbit(_CachedKernelLikelihood, LikelihoodModel):
     """Bivariate probit (seemingly unrelated or recursive), fitted by exact Newton.
 
     Parameters
@@ -500,53 +552,10 @@ class BivariateProbit(LikelihoodModel):
         model._design_infos = [x1.design_info, x2.design_info]
         return model
 
-    # -- likelihood -------------------------------------------------------
-    def _derivs(self, params, order):
-        """Kernel output at ``params``, cached: statsmodels asks for the value,
-        score and Hessian at the same point in separate calls. A request of
-        order 1 or 2 computes both (the Hessian is cheap given the gradient)
-        and reuses a cached log-likelihood at the same point."""
-        params = np.asarray(params, dtype=float)
-        key = params.tobytes()
-        c = self._cache
-        same = c is not None and c[0] == key
-        if same and c[1] >= order:
-            return c[2]
-        want = 0 if order == 0 else 2
-        out = self._kernel(params, want, c[2][0] if same else None, False)
-        self._cache = (key, want, out)
-        return out
-
+    # -- likelihood: _CachedKernelLikelihood calls _kernel ----------------
     def _kernel(self, params, order, llobs, per_obs):
         return biprobit_loglike_derivs(params, self._y1, self._y2, self._x1, self._x2, order,
                                        llobs, per_obs)
-
-    def loglikeobs(self, params):
-        """``log Phi2(q1 x1'b1, q2 x2'b2, q1 q2 rho)`` per observation."""
-        return self._derivs(params, 0)[0]
-
-    def loglike(self, params):
-        """Total log-likelihood."""
-        return float(self.loglikeobs(params).sum())
-
-    def score_obs(self, params):
-        """Per-observation gradient, (n, k) in params order."""
-        params = np.asarray(params, dtype=float)
-        c = self._cache
-        llobs = c[2][0] if c is not None and c[0] == params.tobytes() else None
-        return self._kernel(params, 1, llobs, True)[1]
-
-    def score(self, params):
-        """Gradient of the log-likelihood, 1-D in params order."""
-        return self._derivs(params, 1)[1]
-
-    def hessian(self, params):
-        """Analytic Hessian of the log-likelihood, (k, k) in params order."""
-        return self._derivs(params, 2)[2]
-
-    def information(self, params):
-        """Observed information ``-hessian``."""
-        return -self.hessian(params)
 
     # -- start values and the independent model ---------------------------
     def _fit_independent(self):

@@ -38,8 +38,8 @@ from statsmodels.base.model import LikelihoodResultsWrapper
 from econderiv.models._base import (check_binary, check_full_rank, prefixed,
                                     warn_perfect_prediction)
 from econderiv.models._bvprobit_kernels import fit_probit, heckprobit_loglike_derivs
-from econderiv.models.biprobit import (_BivariateResultsMixin, _as_matrix, _constant_columns,
-                                       _fit_with_restarts, _lhs_design, _make_results,
+from econderiv.models.biprobit import (_BivariateResultsMixin, _CachedKernelLikelihood,
+                                       _as_matrix, _constant_columns, _fit_with_restarts, _lhs_design, _make_results,
                                        _margins,
                                        _post_fit_warnings, _summary, bivariate_prediction)
 from econderiv.special.normal import mills_ratio
@@ -95,7 +95,7 @@ def _nan_columns(arr, names, rows):
     return [f"{n} ({int(bad[:, j].sum())} rows)" for j, n in enumerate(names) if bad[:, j].any()]
 
 
-class HeckProbit(LikelihoodModel):
+class HeckProbit(_CachedKernelLikelihood, LikelihoodModel):
     """Probit with sample selection, fitted by exact Newton.
 
     Parameters
@@ -256,48 +256,10 @@ class HeckProbit(LikelihoodModel):
         model._design_infos = [x.design_info, z.design_info]
         return model
 
-    # -- likelihood --------------------------------------------------------
-    def _derivs(self, params, order):
-        params = np.asarray(params, dtype=float)
-        key = params.tobytes()
-        c = self._cache
-        same = c is not None and c[0] == key
-        if same and c[1] >= order:
-            return c[2]
-        want = 0 if order == 0 else 2
-        out = self._kernel(params, want, c[2][0] if same else None, False)
-        self._cache = (key, want, out)
-        return out
-
+    # -- likelihood: _CachedKernelLikelihood calls _kernel ----------------
     def _kernel(self, params, order, llobs, per_obs):
         return heckprobit_loglike_derivs(params, self._select, self._y_sel, self._z,
                                          self._x_sel, order, llobs, per_obs)
-
-    def loglikeobs(self, params):
-        """Per-observation log-likelihood (three cells, module notes)."""
-        return self._derivs(params, 0)[0]
-
-    def loglike(self, params):
-        """Total log-likelihood."""
-        return float(self.loglikeobs(params).sum())
-
-    def score_obs(self, params):
-        """Per-observation gradient (n, k) in params order."""
-        params = np.asarray(params, dtype=float)
-        c = self._cache
-        llobs = c[2][0] if c is not None and c[0] == params.tobytes() else None
-        return self._kernel(params, 1, llobs, True)[1]
-
-    def score(self, params):
-        """Gradient, 1-D in params order."""
-        return self._derivs(params, 1)[1]
-
-    def hessian(self, params):
-        """Analytic Hessian (k, k) in params order."""
-        return self._derivs(params, 2)[2]
-
-    def information(self, params):
-        return -self.hessian(params)
 
     # -- start values and the rho = 0 model --------------------------------
     def _fit_independent(self):
