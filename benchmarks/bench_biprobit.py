@@ -19,7 +19,6 @@ import time
 import warnings
 
 import numpy as np
-import pandas as pd
 from statsmodels.base.model import GenericLikelihoodModel
 
 from econderiv.models.biprobit import BivariateProbit

@@ -25,7 +25,6 @@ Run: python benchmarks/bench_heckman.py [--n N] [--repeat R] [--skip-newton]
 from __future__ import annotations
 
 import argparse
-import time
 import warnings
 
 import numpy as np
@@ -33,6 +32,7 @@ from statsmodels.base.model import GenericLikelihoodModel
 
 from econderiv import Heckman
 from econderiv.models import _heckman_kernels as K
+from _timing import timed
 
 
 def simulate(n=100_000, rho=0.5, sigma=1.5, seed=2024):
@@ -58,15 +58,6 @@ class NumericalHeckman(GenericLikelihoodModel):
 
     def loglikeobs(self, params):
         return K.loglikeobs(params, self._sd)
-
-
-def timed(fn, repeat=1):
-    best, out = np.inf, None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, out
 
 
 def main(argv=None):

@@ -17,10 +17,10 @@ Run: python benchmarks/bench_mnlogit.py [--n N] [--repeat R] [--skip-statsmodels
 from __future__ import annotations
 
 import argparse
-import time
 import warnings
 
 import numpy as np
+from _timing import timed
 
 
 def simulate(n=200_000, p=20, n_cat=10, seed=12345, scale=0.3):
@@ -40,15 +40,6 @@ def simulate(n=200_000, p=20, n_cat=10, seed=12345, scale=0.3):
         u = rng.random(sl.stop - sl.start)[:, None]
         y[sl] = (np.cumsum(prob, axis=1) < u).sum(axis=1)
     return X, np.minimum(y, n_cat - 1), beta
-
-
-def timed(fn, repeat=1):
-    best, out = np.inf, None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, out
 
 
 def sklearn_loglike(clf, X, y):
