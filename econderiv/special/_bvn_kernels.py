@@ -180,33 +180,57 @@ def ndtr_diff(hi, lo):
 # Genz (2004) / Drezner-Wesolowsky: absolute accuracy ~1e-16
 # ---------------------------------------------------------------------------
 
+@njit(cache=True, error_model="numpy", inline="always")
+def _theta_sum(xs, ws, asr, hk, hs):
+    """Gauss-Legendre sum of the Drezner-Wesolowsky integrand over theta.
+
+    Inlined with a global (frozen) node array, so the trip count is a
+    compile-time constant and the loop is unrolled; one copy per rule.
+    """
+    acc = 0.0
+    for i in range(xs.shape[0]):
+        sn = _sin_small(0.5 * asr * (1.0 + xs[i]))
+        acc += ws[i] * math.exp((sn * hk - hs) / ((1.0 - sn) * (1.0 + sn)))
+    return acc
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _near_one_sum(xs, ws, a, bs, hk, c, d, bvn):
+    """Add the numerically integrated remainder of Genz's |r| -> 1 expansion to bvn."""
+    half = 0.5 * a
+    for i in range(xs.shape[0]):
+        x = half * (1.0 + xs[i])
+        xx = x * x
+        rs = math.sqrt((1.0 - x) * (1.0 + x))
+        e = -0.5 * (bs / xx + hk)
+        if e > -100.0:
+            bvn += half * ws[i] * math.exp(e) * (
+                math.exp(-hk * (1.0 - rs) / (2.0 * (1.0 + rs))) / rs
+                - (1.0 + c * xx * (1.0 + d * xx)))
+    return bvn
+
+
 @njit(cache=True, error_model="numpy")
 def _genz_upper(h, k, r):
     """P(X > h, Y > k) for finite h, k and |r| < 1 (absolute error ~1e-16).
 
     For |r| < 0.925 Plackett's identity d Phi2 / dr = phi2 integrated in
-    theta = asin(r) (Drezner and Wesolowsky 1990); else the expansion of
-    Genz (2004) about |r| = 1, whose remainder is integrated numerically.
+    theta = asin(r) (Drezner and Wesolowsky 1990) with 6, 12 or 20
+    Gauss-Legendre nodes for |r| below 0.3, 0.75, 0.925; else the expansion
+    of Genz (2004) about |r| = 1, whose remainder is integrated numerically
+    (20 nodes). Each rule has its own unrolled loop (see _theta_sum).
     """
     ar = abs(r)
-    if ar < 0.3:
-        xs = _X6
-        ws = _W6
-    elif ar < 0.75:
-        xs = _X12
-        ws = _W12
-    else:
-        xs = _X20
-        ws = _W20
-    n = xs.shape[0]
     hk = h * k
     if ar < 0.925:
         hs = 0.5 * (h * h + k * k)
         asr = math.asin(r)
-        acc = 0.0
-        for i in range(n):
-            sn = _sin_small(0.5 * asr * (1.0 + xs[i]))
-            acc += ws[i] * math.exp((sn * hk - hs) / ((1.0 - sn) * (1.0 + sn)))
+        if ar < 0.3:
+            acc = _theta_sum(_X6, _W6, asr, hk, hs)
+        elif ar < 0.75:
+            acc = _theta_sum(_X12, _W12, asr, hk, hs)
+        else:
+            acc = _theta_sum(_X20, _W20, asr, hk, hs)
         return acc * asr / (4.0 * _PI) + ndtr(-h) * ndtr(-k)
     if r < 0.0:
         k = -k
@@ -223,16 +247,7 @@ def _genz_upper(h, k, r):
         b = math.sqrt(bs)
         bvn -= (math.exp(-0.5 * hk) * _SQRT2PI * ndtr(-b / a) * b
                 * (1.0 - c * bs * (1.0 - d * bs / 5.0) / 3.0))
-    half = 0.5 * a
-    for i in range(n):
-        x = half * (1.0 + xs[i])
-        xx = x * x
-        rs = math.sqrt((1.0 - x) * (1.0 + x))
-        e = -0.5 * (bs / xx + hk)
-        if e > -100.0:
-            bvn += half * ws[i] * math.exp(e) * (
-                math.exp(-hk * (1.0 - rs) / (2.0 * (1.0 + rs))) / rs
-                - (1.0 + c * xx * (1.0 + d * xx)))
+    bvn = _near_one_sum(_X20, _W20, a, bs, hk, c, d, bvn)
     bvn = -bvn / _TWOPI
     if r > 0.0:
         return bvn + ndtr(-max(h, k))
