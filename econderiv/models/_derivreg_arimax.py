@@ -40,9 +40,10 @@ import warnings
 
 import numba
 import numpy as np
-from scipy import linalg, optimize
+from scipy import linalg, optimize, stats
 from statsmodels.tsa.statespace.mlemodel import MLEModel
 
+from econderiv.models import _derivreg_kernels as K
 
 
 def delta_map(order, n_inputs, const, h):
@@ -465,41 +466,49 @@ def _numeric_jacobian(fun, x, rel=1e-6):
     return J
 
 
-def discrete_names(model):
-    m = model.order
-    names = [f"ar.L{l}" for l in range(1, m + 1)]
-    for nm in model.exog_names:
-        names += [f"{nm}.L{l}" for l in range(1, m + 1)]
-    if model.spec.const:
+def discrete_names(order, exog_names, const):
+    """Names of the shift-operator coefficients ``(phi, beta, c)``."""
+    names = [f"ar.L{l}" for l in range(1, order + 1)]
+    for nm in exog_names:
+        names += [f"{nm}.L{l}" for l in range(1, order + 1)]
+    if const:
         names.append("const")
     return names
 
 
-def fit_arimax(model, noise="measurement", maxiter=50):
-    """Fit ``"arimax"`` (see the module notes); returns the results object."""
-    from econderiv.models.derivreg import DerivativeRegressionResults
-
+def check_noise(noise):
+    """Only white measurement noise is offered."""
     if noise != "measurement":
         # The state-space class can carry an equation-noise variance, but on
         # data without process noise that variance runs to its boundary and
         # the fit does not converge; it is not validated, so not offered.
         raise ValueError(f"noise must be 'measurement' (white measurement noise; "
                          f"equation noise is not supported yet), got {noise!r}")
-    spec = model.spec
-    h = model._uniform_step("arimax")
-    start_fit = model._fit_integral()
-    theta0 = start_fit.params.to_numpy()
-    names = discrete_names(model)
-    d_fix, G = delta_map(model.order, model.exog.shape[1], spec.const, h)
+
+
+def fit_arimax(spec, endog, exog, exog_names, h, theta0, s2_start, noise="measurement",
+               maxiter=50):
+    """Fit ``"arimax"`` (see the module notes) on uniform step ``h``.
+
+    ``theta0`` and ``s2_start`` (start values of theta and of the noise
+    variance) come from method ``"integral"``. Returns a
+    :class:`~._derivreg_kernels.Estimate` whose ``extra["discrete"]`` is
+    ``(names, coefficients, covariance)`` of the shift-operator (ARMAX)
+    coefficients ``d = d_fix + G p``.
+    """
+    check_noise(noise)
+    order, nobs = spec.order, endog.size
+    names = discrete_names(order, exog_names, spec.const)
+    d_fix, G = delta_map(order, exog.shape[1], spec.const, h)
 
     def p_of_theta(theta):
         return delta_coefficients(spec, theta, h)
 
     d0 = p_of_theta(theta0)
-    ss = ArmaxStateSpace(model.endog, model.exog, model.order, spec.const, noise=noise,
+    ss = ArmaxStateSpace(endog, exog, order, spec.const, noise=noise,
                          names=[f"delta.{nm}" for nm in names], dmap=(d_fix, G),
                          h=h)
-    s2 = max(start_fit.scale, 1e-12 * max(1.0, np.var(model.endog)))
+    s2 = max(s2_start, 1e-12 * max(1.0, np.var(endog)))
     start = np.concatenate([d0, [np.log(s2)]])
     if noise == "both":
         start = np.append(start, np.log(s2 * 1e-2))
@@ -548,24 +557,16 @@ def fit_arimax(model, noise="measurement", maxiter=50):
     md_df = kd - theta.size
     res_ss = ss.filter(xhat, cov_type="none")  # residuals only: skip the OPG covariance
     resid = np.asarray(res_ss.forecasts_error[0])
-    from scipy import stats
     notes = [f"Discrete model: log-likelihood {llf:.6g}, {nit} Fisher-scoring iterations; "
              f"measurement noise sd {np.sqrt(np.exp(xhat[kd])):.4g}"
              + (f", equation noise sd {np.sqrt(np.exp(xhat[kd + 1])):.4g}"
                 if noise == "both" else "") + ".",
              f"Minimum-distance test of the continuous-time restrictions: chi2({md_df}) = "
              f"{md_stat:.3f}, p = {stats.chi2.sf(md_stat, md_df) if md_df > 0 else np.nan:.3f}."]
-    res = DerivativeRegressionResults(
-        model, "arimax", theta, cov_theta, resid=resid, resid_index=model._index,
-        scale=float(np.exp(xhat[kd])), df_resid=model.nobs - kd - 1,
+    return K.Estimate(
+        theta, cov_theta, resid=resid, scale=float(np.exp(xhat[kd])),
+        df_resid=nobs - kd - 1,
         info={"llf": llf, "md_stat": md_stat, "md_df": md_df, "converged": converged,
-              "noise": noise, "notes": notes})
-    import pandas as pd
-    # Report the shift-operator (ARMAX) coefficients d = d_fix + G p.
-    d_shift = d_fix + G @ d_hat
-    V_shift = G @ V @ G.T
-    res.discrete = pd.DataFrame({"coef": d_shift, "std err": np.sqrt(np.diag(V_shift))},
-                                index=names)
-    res.discrete_cov = pd.DataFrame(V_shift, index=names, columns=names)
-    res.llf = llf
-    return res
+              "noise": noise, "notes": notes},
+        # the shift-operator (ARMAX) coefficients d = d_fix + G p, reported too
+        extra={"discrete": (names, d_fix + G @ d_hat, G @ V @ G.T)})

@@ -51,13 +51,15 @@ import numpy as np
 from econderiv.models import _derivreg_kernels as K
 
 
-def fit_fourier(model, snr=100.0, nfreq=None, max_fraction=0.25, iterations=3):
-    """Fit ``"fourier"`` (see the module notes); returns the results object."""
-    from econderiv.models.derivreg import DerivativeRegressionResults
+def fit_fourier(spec, y, t, exog, h, snr=100.0, nfreq=None, max_fraction=0.25,
+                iterations=3):
+    """Fit ``"fourier"`` (see the module notes) to samples ``y`` at times ``t``
+    (uniform step ``h``) with held inputs ``exog`` (one column per input).
 
-    spec, m = model.spec, model.order
-    h = model._uniform_step("fourier")
-    y, t = model.endog, model.time
+    Returns a :class:`~._derivreg_kernels.Estimate` without residuals (the
+    adapter takes ``y - x_sim`` of the fitted equation).
+    """
+    m = spec.order
     n = y.size
     N = n - 1
     T = N * h
@@ -72,10 +74,9 @@ def fit_fourier(model, snr=100.0, nfreq=None, max_fraction=0.25, iterations=3):
     noise_power = h * h * N * sigma2
 
     nd = len(spec.derivs)
-    q = model.exog.shape[1]
-    n_band_params = nd + q + len(spec.nonlinear) + m
-    names_band = ([model.param_names[i] for i in range(nd + q)]
-                  + [tm.name for tm in spec.nonlinear])
+    q = exog.shape[1]
+    p_band = nd + q + len(spec.nonlinear)  # theta without the constant
+    n_band_params = p_band + m
     nl_series = []
     for tm in spec.nonlinear:
         v = y
@@ -88,7 +89,7 @@ def fit_fourier(model, snr=100.0, nfreq=None, max_fraction=0.25, iterations=3):
 
     def regression(nk):
         """Weighted, iterated frequency-domain regression on k = 1..nk."""
-        omega, X, U = K.fourier_transforms(y, model.exog, h, nk)
+        omega, X, U = K.fourier_transforms(y, exog, h, nk)
         iw = 1j * omega
         nl_cols = [h * np.fft.rfft(fv[:N])[1:nk + 1] + 0.5 * h * (fv[N] - fv[0])
                    for fv in nl_series]
@@ -136,12 +137,12 @@ def fit_fourier(model, snr=100.0, nfreq=None, max_fraction=0.25, iterations=3):
                          "give nfreq, or use method='oe'")
     omega, coef, cov_band, s2, dof, _ = regression(band)
 
-    p_band = len(names_band)
     band_params = coef[:p_band]
     # Zero-frequency equation for the constant.
-    theta_full = np.zeros(model.k_params)
-    cov_full = np.zeros((model.k_params, model.k_params))
-    idx_band = list(range(nd + q)) + list(range(nd + q + int(spec.const), model.k_params))
+    k_params = spec.n_params
+    theta_full = np.zeros(k_params)
+    cov_full = np.zeros((k_params, k_params))
+    idx_band = list(range(nd + q)) + list(range(nd + q + int(spec.const), k_params))
     theta_full[idx_band] = band_params
     cov_full[np.ix_(idx_band, idx_band)] = cov_band[:p_band, :p_band]
     notes = [f"Band: k = 1..{band} (omega up to {omega[-1]:.4g} rad per time unit), "
@@ -151,7 +152,7 @@ def fit_fourier(model, snr=100.0, nfreq=None, max_fraction=0.25, iterations=3):
         # c_0 = -(Delta x^(m-1) - sum_{k>=1} theta_k Delta x^(k-1)), so
         #   g T = -c_0 - theta_0 int x - sum_i b_i int u_i - sum theta_nl int f.
         integrals = [np.trapezoid(y, t) if k == 0 else 0.0 for k in spec.derivs]
-        integrals += [float(np.sum(model.exog[:-1, i] * np.diff(t))) for i in range(q)]
+        integrals += [float(np.sum(exog[:-1, i] * np.diff(t))) for i in range(q)]
         integrals += [np.trapezoid(fv, t) for fv in nl_series]
         a_vec = np.zeros(coef.size)
         a_vec[:p_band] = -np.asarray(integrals) / T
@@ -168,15 +169,8 @@ def fit_fourier(model, snr=100.0, nfreq=None, max_fraction=0.25, iterations=3):
         warnings.warn(f"the signal dominates the noise up to the cap of {max_fraction:g} "
                       "of Nyquist; the band was capped there (raise max_fraction if the "
                       "sampling is fast enough)", RuntimeWarning, stacklevel=4)
-    res = DerivativeRegressionResults(
-        model, "fourier", theta_full, cov_full, resid=None, scale=s2, df_resid=dof,
+    return K.Estimate(
+        theta_full, cov_full, resid=None, scale=s2, df_resid=dof,
         nuisance=([f"transient.(iw)^{j}" for j in range(m)], coef[p_band:],
                   np.sqrt(np.diag(cov_band)[p_band:])),
         info={"band": band, "noise_power": noise_power, "notes": notes})
-    try:
-        sim = res.simulate().iloc[:, 0].to_numpy()
-        import pandas as pd
-        res.resid = pd.Series(y - sim, index=model._index, name="resid")
-    except Exception:  # pragma: no cover - e.g. an unstable fitted equation
-        pass
-    return res

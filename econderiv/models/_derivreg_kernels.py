@@ -96,6 +96,29 @@ class EquationSpec:
         return A, B
 
 
+@dataclass
+class Estimate:
+    """What a method's fit (:mod:`._derivreg_arimax`, :mod:`._derivreg_fourier`)
+    hands to the adapter, which builds the results object from it.
+
+    ``params`` and ``cov``: theta in parameter order and its covariance;
+    ``resid``: the method's residuals, one per sample, or ``None``;
+    ``scale``, ``df_resid``: residual variance and degrees of freedom;
+    ``nuisance``: ``(names, values, standard errors)`` or ``None``;
+    ``info``: method details (``summary()`` shows some, and ``info["notes"]``);
+    ``extra``: further method-specific arrays.
+    """
+
+    params: np.ndarray
+    cov: np.ndarray
+    resid: np.ndarray | None = None
+    scale: float = np.nan
+    df_resid: float = np.nan
+    nuisance: tuple | None = None
+    info: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)
+
+
 def build_inputs(exog, n, const):
     """``w``: exog columns then a column of ones when ``const``."""
     cols = [] if exog is None else [np.asarray(exog, float).reshape(n, -1)]

@@ -45,6 +45,7 @@ import numpy as np
 import pandas as pd
 from scipy import linalg, optimize, stats
 
+from econderiv.models import _derivreg_fourier
 from econderiv.models import _derivreg_kernels as K
 
 __all__ = ["DerivativeRegression", "DerivativeRegressionResults"]
@@ -575,21 +576,44 @@ class DerivativeRegression:
             info={"nfev": sol.nfev, "status": sol.status, "cov_full": cov})
 
     # ------------------------------------------------------------------
-    # arimax
+    # arimax and fourier: their modules return a plain estimate
+    def _results(self, method, est):
+        """The results object of a :class:`~._derivreg_kernels.Estimate`."""
+        return DerivativeRegressionResults(
+            self, method, est.params, est.cov, resid=est.resid, resid_index=self._index,
+            scale=est.scale, df_resid=est.df_resid, nuisance=est.nuisance, info=est.info)
+
     def _fit_arimax(self, noise="measurement", maxiter=50):
-        from econderiv.models._derivreg_arimax import fit_arimax
+        # imported here: statsmodels' state-space module is slow to import
+        from econderiv.models import _derivreg_arimax
         if not self.spec.is_linear:
             raise ValueError("method 'arimax' needs a linear equation (the exact "
                              "discretisation of nonlinear terms is not an ARMAX "
                              "model); use 'oe' or 'integral'")
-        return fit_arimax(self, noise=noise, maxiter=maxiter)
+        _derivreg_arimax.check_noise(noise)
+        start = self._fit_integral()
+        est = _derivreg_arimax.fit_arimax(
+            self.spec, self.endog, self.exog, self.exog_names, self._uniform_step("arimax"),
+            start.params.to_numpy(), start.scale, noise=noise, maxiter=maxiter)
+        res = self._results("arimax", est)
+        names, coef, cov = est.extra["discrete"]
+        res.discrete = pd.DataFrame({"coef": coef, "std err": np.sqrt(np.diag(cov))},
+                                    index=names)
+        res.discrete_cov = pd.DataFrame(cov, index=names, columns=names)
+        res.llf = est.info["llf"]
+        return res
 
-    # ------------------------------------------------------------------
-    # fourier
     def _fit_fourier(self, snr=100.0, nfreq=None, max_fraction=0.25, iterations=3):
-        from econderiv.models._derivreg_fourier import fit_fourier
-        return fit_fourier(self, snr=snr, nfreq=nfreq, max_fraction=max_fraction,
-                           iterations=iterations)
+        est = _derivreg_fourier.fit_fourier(
+            self.spec, self.endog, self.time, self.exog, self._uniform_step("fourier"),
+            snr=snr, nfreq=nfreq, max_fraction=max_fraction, iterations=iterations)
+        res = self._results("fourier", est)
+        try:  # residuals: y - x_sim
+            sim = res.simulate().iloc[:, 0].to_numpy()
+            res.resid = pd.Series(self.endog - sim, index=self._index, name="resid")
+        except Exception:  # pragma: no cover - e.g. an unstable fitted equation
+            pass
+        return res
 
 
 def _gradient_k(y, t, k):
