@@ -68,6 +68,8 @@ __all__ = [
     "biprobit_loglike_derivs",
     "heckprobit_loglike_derivs",
     "cell_probability",
+    "PREDICT_KINDS",
+    "bivariate_prediction",
 ]
 
 
@@ -399,3 +401,77 @@ def fit_probit(y, x, maxiter: int = 100):
     """
     params, _, llf, converged = probit_fit(y, x, maxiter)
     return params, llf, converged
+
+
+# ---------------------------------------------------------------------------
+# Predicted probabilities on the bivariate normal
+# ---------------------------------------------------------------------------
+
+PREDICT_KINDS = ("p11", "p10", "p01", "p00", "pmarg1", "pmarg2", "pcond1", "pcond2",
+                 "xb1", "xb2")
+
+
+def _logphi(x):
+    return -0.5 * x * x - _LOG_SQRT_2PI
+
+
+def bivariate_prediction(which: str, xb1, xb2, rho: float, grad: bool = False):
+    """A probability of the bivariate probit and its derivatives in the indices.
+
+    Parameters
+    ----------
+    which : str
+        ``"p11" = P(y1=1, y2=1) = Phi2(xb1, xb2, rho)``, ``"p10"``, ``"p01"``,
+        ``"p00"`` (``P(y1=j, y2=k) = Phi2(q1 xb1, q2 xb2, q1 q2 rho)``),
+        ``"pmarg1" = Phi(xb1)``, ``"pmarg2" = Phi(xb2)``,
+        ``"pcond1" = P(y1=1 | y2=1) = Phi2(xb1, xb2, rho) / Phi(xb2)``,
+        ``"pcond2" = P(y2=1 | y1=1)``, ``"xb1"``, ``"xb2"``.
+    xb1, xb2 : ndarray
+        Linear predictors.
+    rho : float
+    grad : bool
+        Also return ``dP/dxb1`` and ``dP/dxb2``.
+
+    Returns
+    -------
+    p or (p, dp_dxb1, dp_dxb2)
+        The joint cell derivative is ``dP/dxb1 = q1 phi(xb1)
+        Phi(q2 (xb2 - rho xb1)/s)``, ``s = sqrt(1 - rho^2)``; the conditional
+        probabilities are formed as differences of logs.
+    """
+    bvn = _bvn()
+    xb1 = np.asarray(xb1, dtype=float)
+    xb2 = np.asarray(xb2, dtype=float)
+    s = np.sqrt((1.0 - rho) * (1.0 + rho))
+    zero = np.zeros(np.broadcast(xb1, xb2).shape)
+    if which in ("xb1", "xb2"):
+        p = xb1 + zero if which == "xb1" else xb2 + zero
+        return (p, zero + (which == "xb1"), zero + (which == "xb2")) if grad else p
+    if which in ("pmarg1", "pmarg2"):
+        x = xb1 if which == "pmarg1" else xb2
+        p = sc.ndtr(x) + zero
+        if not grad:
+            return p
+        d = np.exp(_logphi(x)) + zero
+        return (p, d, zero) if which == "pmarg1" else (p, zero, d)
+    if which in ("p11", "p10", "p01", "p00"):
+        q1 = 1.0 if which[1] == "1" else -1.0
+        q2 = 1.0 if which[2] == "1" else -1.0
+        p = bvn.bvn_cdf(q1 * xb1, q2 * xb2, q1 * q2 * rho)
+        if not grad:
+            return p
+        d1 = q1 * np.exp(_logphi(xb1) + sc.log_ndtr(q2 * (xb2 - rho * xb1) / s))
+        d2 = q2 * np.exp(_logphi(xb2) + sc.log_ndtr(q1 * (xb1 - rho * xb2) / s))
+        return p, d1, d2
+    if which in ("pcond1", "pcond2"):
+        # P(y_a = 1 | y_b = 1) with a the target equation and b the condition.
+        xa, xc = (xb1, xb2) if which == "pcond1" else (xb2, xb1)
+        log_den = sc.log_ndtr(xc)
+        p = np.exp(bvn.bvn_logcdf(xa, xc, rho) - log_den)
+        if not grad:
+            return p
+        da = np.exp(_logphi(xa) + sc.log_ndtr((xc - rho * xa) / s) - log_den)
+        dc = np.exp(_logphi(xc) + sc.log_ndtr((xa - rho * xc) / s) - log_den) \
+            - p * mills_ratio(xc)
+        return (p, da, dc) if which == "pcond1" else (p, dc, da)
+    raise ValueError(f"which must be one of {PREDICT_KINDS}, got {which!r}")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import log_ndtr
 
-from econderiv.models._base import newton_trust
+from econderiv.models._optim import DEFAULT_TOL, newton_linesearch
 from econderiv.special import mills_ratio, mills_ratio_deriv
 
 __all__ = ["probit_loglike", "probit_score", "probit_hessian", "probit_fit"]
@@ -91,8 +91,9 @@ def probit_fit(s, Z, maxiter: int = 100):
 
     # start from the scaled linear probability model (Amemiya's 2.5 rule)
     start = 2.5 * np.linalg.lstsq(Z, s - 0.5, rcond=None)[0]
-    x, info = newton_trust(lambda g: -probit_loglike(g, s, Z) / n, score, start,
-                           hess=hess, disp=False, maxiter=maxiter)
+    x, info = newton_linesearch(lambda g: -probit_loglike(g, s, Z) / n, score, start,
+                                hess=hess, disp=False, maxiter=maxiter,
+                                kwargs={"tol": DEFAULT_TOL / n})
     H = probit_hessian(x, s, Z)
     try:
         cov = np.linalg.inv(-H)

@@ -238,7 +238,7 @@ def test_t_test_and_wald_test_work(fitted):
     t = fitted.t_test("y1:x1 = 0")
     assert t.tvalue.item() == pytest.approx(fitted.tvalues["y1:x1"])
     w = fitted.wald_test("athrho = 0", scalar=True)
-    assert w.statistic == pytest.approx(fitted.wald_test_rho[0])
+    assert w.statistic == pytest.approx(fitted.wald_test_rho.statistic)
 
 
 # -- predictions and marginal effects -------------------------------------------
@@ -349,7 +349,7 @@ def test_missing_values_dropped_or_named():
     df.loc[[1, 5], "x3"] = np.nan
     m = BivariateProbit.from_formula(FORMULAS, df)
     assert m.nobs == 298
-    with pytest.raises(ValueError, match=r"missing='raise'\): x3 \(2 rows\)"):
+    with pytest.raises(ValueError, match=r"2 rows have missing \(NaN or infinite\) values in: x3 \(2 rows\)"):
         BivariateProbit.from_formula(FORMULAS, df, missing="raise")
     x1 = df[["x1", "x2"]].assign(const=1.0)
     with pytest.raises(ValueError, match=r"x3 \(2 rows\)"):
@@ -360,7 +360,7 @@ def test_shape_errors():
     df = simulate(100, 0.2, 6)
     with pytest.raises(ValueError, match="two columns"):
         BivariateProbit(df[["y1"]], df[["x1"]])
-    with pytest.raises(ValueError, match="99 rows but endog has 100"):
+    with pytest.raises(ValueError, match="got endog 100, exog1 99"):
         BivariateProbit(df[["y1", "y2"]], df[["x1"]].iloc[:99])
     with pytest.raises(ValueError, match="list of two formulas"):
         BivariateProbit.from_formula("y1 ~ x1", df)
@@ -401,7 +401,7 @@ def test_predict_with_arrays(fitted):
     m = fitted.model
     p = fitted.predict((m._x1[:4], m._x2[:4]), which="p01")
     np.testing.assert_allclose(p, fitted.predict(which="p01").to_numpy()[:4])
-    with pytest.raises(ValueError, match="equation 1 needs 4 columns, got 3"):
+    with pytest.raises(ValueError, match="exog1 has 3 columns, the equation has 4"):
         fitted.predict((m._x1[:4, :3], m._x2[:4]))
 
 

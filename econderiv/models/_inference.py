@@ -1,0 +1,612 @@
+"""Inference shared by every likelihood family.
+
+* covariance requests: :func:`check_cov_type`, :func:`cluster_codes`
+  (groups aligned to the estimation rows, with messages that say what is
+  wrong), :func:`robust_cov_results`;
+* the ancillary-parameter table (delta method, natural-scale intervals as the
+  transform of the estimation-scale ones): :func:`ancillary_frame`;
+* tests: :func:`lr_test`, :func:`wald_test_params`;
+* the profile likelihood and global search over a correlation
+  (:func:`profile_correlation`, :class:`ProfileLikelihood`);
+* marginal effects with delta-method standard errors
+  (:class:`MarginalEffects`);
+* the summary builder (:func:`build_summary`).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+__all__ = [
+    "COV_TYPES",
+    "check_cov_type",
+    "cluster_codes",
+]
+
+#: covariance types every likelihood family accepts (statsmodels' names)
+COV_TYPES = ("nonrobust", "HC0", "HC1", "cluster")
+
+
+def check_cov_type(cov_type, cov_kwds) -> tuple[str, dict]:
+    """Normalise ``cov_type`` (case-insensitive statsmodels names) and check
+    ``cov_kwds``; returns ``(cov_type, cov_kwds)`` or raises saying what is
+    wrong."""
+    ct = "nonrobust" if cov_type is None else str(cov_type)
+    canon = {c.lower(): c for c in COV_TYPES}
+    if ct.lower() not in canon:
+        raise ValueError(f"unknown cov_type {cov_type!r}; valid: {', '.join(COV_TYPES)}")
+    ct = canon[ct.lower()]
+    kw = dict(cov_kwds or {})
+    valid = {"nonrobust": (), "HC0": (), "HC1": (),
+             "cluster": ("groups", "use_correction", "df_correction")}[ct]
+    bad = [k for k in kw if k not in valid]
+    if bad:
+        raise ValueError(f"cov_kwds {bad} do not apply to cov_type={ct!r}"
+                         + (f"; it takes {list(valid)}" if valid else "; it takes none"))
+    if ct == "cluster" and kw.get("groups") is None:
+        raise ValueError("cov_type='cluster' needs the cluster of every row: "
+                         "cov_kwds={'groups': ...} (an array, Series or column of codes)")
+    return ct, kw
+
+
+def cluster_codes(groups, nobs: int, kept=None, row_labels=None) -> tuple[np.ndarray, int]:
+    """Integer cluster codes ``0..G-1`` for the ``nobs`` estimation rows.
+
+    ``groups`` may be given for the estimation rows (length ``nobs``), or for
+    all rows of the data before rows with missing values were dropped: a
+    pandas Series is then aligned by index label to ``row_labels``, an array
+    by the boolean mask ``kept`` (rows kept). Raises when the length fits
+    neither, when a group is missing for an estimation row, or when there are
+    fewer than two clusters. Returns ``(codes, n_groups)``.
+    """
+    if isinstance(groups, pd.DataFrame):
+        if groups.shape[1] != 1:
+            raise ValueError("only one-way clustering is supported: groups has "
+                             f"{groups.shape[1]} columns")
+        groups = groups.iloc[:, 0]
+    if isinstance(groups, pd.Series) and row_labels is not None and len(groups) != nobs:
+        if not groups.index.is_unique:
+            raise ValueError("the index of groups has duplicate labels; give groups for the "
+                             f"{nobs} estimation rows")
+        missing_labels = pd.Index(row_labels).difference(groups.index)
+        if len(missing_labels):
+            raise ValueError(f"groups has no entry for {len(missing_labels)} estimation rows "
+                             f"(e.g. index {list(missing_labels[:3])})")
+        groups = groups.reindex(row_labels)
+    g = np.asarray(groups)
+    if g.ndim > 1:
+        g = g.squeeze()
+    if g.ndim != 1:
+        raise ValueError(f"only one-way clustering is supported: groups has shape {np.shape(groups)}")
+    if len(g) != nobs:
+        if kept is not None and len(g) == len(kept):
+            g = g[np.asarray(kept, dtype=bool)]
+        else:
+            extra = (f" or the {len(kept)} rows of the data before missing rows were dropped"
+                     if kept is not None and len(kept) != nobs else "")
+            raise ValueError(f"groups has {len(g)} entries but the model has {nobs} "
+                             f"estimation rows{extra}")
+    if pd.isna(g).any():
+        raise ValueError(f"groups is missing (NaN) for {int(pd.isna(g).sum())} estimation rows")
+    _, codes = np.unique(g, return_inverse=True)
+    n_groups = int(codes.max()) + 1 if len(codes) else 0
+    if n_groups < 2:
+        raise ValueError(f"cov_type='cluster' needs at least two clusters; groups has "
+                         f"{n_groups}")
+    return codes.astype(np.intp), n_groups
+
+
+# ---------------------------------------------------------------------------
+# Ancillary parameters
+# ---------------------------------------------------------------------------
+
+#: transforms from the estimation scale to the natural scale
+TRANSFORMS = {"tanh": np.tanh, "exp": np.exp, "identity": lambda v: v}
+
+
+def ancillary_frame(entries: Mapping[str, tuple], params, cov, alpha: float = 0.05
+                    ) -> pd.DataFrame:
+    """Ancillary parameters on their natural scale (delta method).
+
+    Parameters
+    ----------
+    entries : mapping name -> spec
+        ``(i, transform)``: the natural-scale value is ``transform(params[i])``
+        (``transform`` one of :data:`TRANSFORMS`' names); its interval is the
+        transform of the estimation-scale interval ``params[i] +- z se_i``, as
+        Stata reports ``rho = tanh(athrho)`` and ``sigma = exp(lnsigma)``, so it
+        stays inside the parameter space. ``(value, gradient)``: a function of
+        several parameters (``lambda = rho sigma``) with its gradient in params
+        order; the interval is ``value +- z se``. A gradient of NaN gives no
+        standard error.
+    params, cov
+        Estimation-scale parameters and their covariance.
+    alpha : float
+        ``1 - alpha`` intervals.
+
+    Returns
+    -------
+    DataFrame indexed by name: ``coef``, ``std err`` (delta method), ``z``,
+    ``P>|z|``, and the interval (labels follow ``alpha``).
+    """
+    params = np.asarray(params, dtype=float)
+    cov = np.asarray(cov, dtype=float)
+    q = stats.norm.ppf(1 - alpha / 2)
+    rows = []
+    for name, spec in entries.items():
+        if isinstance(spec[1], str):
+            i, f = int(spec[0]), TRANSFORMS[spec[1]]
+            est, se_est = params[i], np.sqrt(cov[i, i]) if cov[i, i] >= 0 else np.nan
+            value = float(f(est))
+            h = 1e-6 * max(1.0, abs(est))
+            deriv = (f(est + h) - f(est - h)) / (2 * h) if spec[1] != "identity" else 1.0
+            if spec[1] == "tanh":
+                deriv = 1.0 - value * value
+            elif spec[1] == "exp":
+                deriv = value
+            se = abs(deriv) * se_est
+            lo, hi = sorted((float(f(est - q * se_est)), float(f(est + q * se_est))))
+        else:
+            value, grad = float(spec[0]), np.asarray(spec[1], dtype=float)
+            var = float(grad @ cov @ grad)
+            se = np.sqrt(var) if var >= 0 else np.nan
+            lo, hi = value - q * se, value + q * se
+        z = value / se if se > 0 else np.nan
+        p = 2 * stats.norm.sf(abs(z)) if np.isfinite(z) else np.nan
+        rows.append((value, se, z, p, lo, hi))
+    return pd.DataFrame(rows, index=list(entries),
+                        columns=["coef", "std err", "z", "P>|z|", f"[{alpha / 2:g}",
+                                 f"{1 - alpha / 2:g}]"])
+
+
+# ---------------------------------------------------------------------------
+# Tests
+# ---------------------------------------------------------------------------
+
+@dataclass
+class ChiSquareTest:
+    """A chi-squared test: likelihood ratio (``kind="LR"``) or Wald."""
+
+    statistic: float
+    df: int
+    pvalue: float
+    description: str = ""
+    kind: str = "LR"
+
+    def __str__(self) -> str:
+        return (f"{self.kind} test of {self.description}: chi2({self.df}) = "
+                f"{self.statistic:.2f}, Prob > chi2 = {self.pvalue:.4f}")
+
+
+LRTest = ChiSquareTest
+
+
+def lr_test(llf_full: float, llf_restricted: float, df: int, description: str = ""
+            ) -> ChiSquareTest:
+    """``2 (llf_full - llf_restricted) ~ chi2(df)`` under the restriction."""
+    stat = max(0.0, 2.0 * (llf_full - llf_restricted))
+    return ChiSquareTest(stat, df, float(stats.chi2.sf(stat, df)), description, "LR")
+
+
+def wald_test_zero(params, cov, idx: Sequence[int], description: str = "") -> ChiSquareTest:
+    """Wald test that ``params[idx] = 0``: ``b' V^{-1} b ~ chi2(len(idx))``."""
+    idx = list(idx)
+    if not idx:
+        return ChiSquareTest(np.nan, 0, np.nan, description, "Wald")
+    b = np.asarray(params, dtype=float)[idx]
+    V = np.asarray(cov, dtype=float)[np.ix_(idx, idx)]
+    try:
+        stat = float(b @ np.linalg.solve(V, b))
+    except np.linalg.LinAlgError:
+        stat = np.nan
+    p = float(stats.chi2.sf(stat, len(idx))) if np.isfinite(stat) else np.nan
+    return ChiSquareTest(stat, len(idx), p, description, "Wald")
+
+
+def correlation_test(results, llf_restricted: float, idx: int, description: str
+                     ) -> ChiSquareTest:
+    """The test of a correlation's being zero that the covariance type allows:
+    the LR test under the model-based covariance, the Wald test (with the
+    fit's robust or cluster covariance) otherwise, as Stata does."""
+    if results.cov_type == "nonrobust":
+        return lr_test(results.llf, llf_restricted, 1, description)
+    return wald_test_zero(results.params, results.cov_params(), [idx], description)
+
+
+def wald_test_terms(results, blocks, scalar: bool = True):
+    """Wald tests that each term of each equation is zero.
+
+    ``blocks`` are ``(prefix, offset, design_info or None, names)``: a term
+    of an equation built by a formula covers its columns (``C(x)`` all its
+    levels), otherwise each column is a term. Rows are labelled
+    ``"prefix:term"`` and test the parameters of that equation.
+    """
+    from statsmodels.stats.contrast import WaldTestResults
+
+    k = len(results.params)
+    eye = np.eye(k)
+    rows, index = [], []
+    for prefix, offset, info, names in blocks:
+        if info is not None:
+            terms = [(info.term_names[i], info.slice(t)) for i, t in enumerate(info.terms)]
+        else:
+            terms = [(n, slice(j, j + 1)) for j, n in enumerate(names)]
+        for name, sl in terms:
+            cols = np.arange(k)[offset:][sl]
+            wt = results.wald_test(eye[cols], scalar=scalar)
+            rows.append([float(np.squeeze(wt.statistic)), float(wt.pvalue), len(cols)])
+            index.append(f"{prefix}:{name}")
+    table = pd.DataFrame(rows, index=index, columns=["statistic", "pvalue", "df_constraint"])
+    return WaldTestResults(None, "chi2", None, table=table)
+
+
+# ---------------------------------------------------------------------------
+# Profile likelihood and global search over a correlation
+# ---------------------------------------------------------------------------
+
+def default_rho_grid() -> np.ndarray:
+    """Every 0.05 in [-0.95, 0.95], plus +-0.975, +-0.99, +-0.995."""
+    core = np.round(np.linspace(-0.95, 0.95, 39), 10)
+    edge = np.array([0.975, 0.99, 0.995])
+    return np.unique(np.concatenate([core, edge, -edge]))
+
+
+class ProfileLikelihood(pd.DataFrame):
+    """Profile log-likelihood table (a DataFrame) with a :meth:`plot` method.
+
+    Columns: ``rho``, ``llf`` (the maximum over the other parameters at that
+    rho), ``converged``, and the maximising parameters (the correlation's
+    parameter fixed). ``attrs`` may hold ``mle_rho`` and ``mle_llf``.
+    """
+
+    def plot(self, ax=None, level: float = 0.95, **kwargs):
+        """Plot llf against rho, marking the ML estimate and the LR interval
+        cut-off ``max llf - chi2_1(level) / 2`` (where the profile meets it are
+        the ends of the likelihood-ratio interval). Returns the axes."""
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(6, 4))
+        frame = pd.DataFrame(self)
+        ok = np.isfinite(frame["llf"].to_numpy(float))
+        kwargs.setdefault("marker", ".")
+        ax.plot(frame["rho"][ok], frame["llf"][ok], **kwargs)
+        top = float(frame["llf"][ok].max())
+        mle_llf = self.attrs.get("mle_llf")
+        if mle_llf is not None and np.isfinite(mle_llf):
+            top = max(top, mle_llf)
+            ax.plot([self.attrs["mle_rho"]], [mle_llf], "o", color="C3", label="ML estimate")
+        ax.axhline(top - stats.chi2.ppf(level, 1) / 2, color="0.5", ls="--", lw=0.8,
+                   label=f"{level:.0%} LR cut-off")
+        ax.set_xlabel("rho")
+        ax.set_ylabel("profile log-likelihood")
+        ax.legend(loc="best")
+        return ax
+
+
+def fit_with_fixed(model, index: int, value: float, start, maxiter: int = 100):
+    """Maximise ``model.loglike`` over every parameter but ``params[index] =
+    value``; returns ``(params, llf, converged)``."""
+    from econderiv.models._optim import newton_trust
+
+    k = len(start)
+    free = np.r_[0:index, index + 1:k]
+
+    def full(p):
+        x = np.empty(k)
+        x[free] = p
+        x[index] = value
+        return x
+
+    f = lambda p: -model.loglike(full(p))
+    g = lambda p: -model.score(full(p))[free]
+    h = lambda p: -model.hessian(full(p))[np.ix_(free, free)]
+    p0 = np.asarray(start, float)[free]
+    with np.errstate(all="ignore"):
+        if not np.isfinite(f(p0)):
+            return full(p0), -np.inf, False
+        try:
+            p, info = newton_trust(f, g, p0, maxiter=maxiter, hess=h)
+        except (ValueError, np.linalg.LinAlgError):
+            return full(p0), -np.inf, False
+    x = full(p)
+    return x, model.loglike(x), bool(info["converged"])
+
+
+def profile_correlation(model, index: int, center, grid=None, maxiter: int = 100,
+                        cold_start=None) -> ProfileLikelihood:
+    """Profile log-likelihood of ``rho = tanh(params[index])`` on a grid.
+
+    Each grid point is maximised over the other parameters from its
+    neighbour's solution, sweeping outwards from ``center`` (the estimate),
+    and also from ``cold_start`` when given (e.g. the two-step estimates),
+    keeping the better: this finds other modes of a multimodal likelihood.
+    """
+    grid = np.unique(np.asarray(default_rho_grid() if grid is None else grid, float))
+    if grid.size == 0 or np.any(np.abs(grid) >= 1):
+        raise ValueError("the rho grid must lie strictly inside (-1, 1)")
+    center = np.asarray(center, dtype=float)
+    rho_c = float(np.tanh(center[index]))
+    up = [i for i in range(grid.size) if grid[i] >= rho_c]
+    down = [i for i in range(grid.size) if grid[i] < rho_c][::-1]
+    rows: dict[int, tuple] = {}
+    for path in (up, down):
+        warm = center.copy()
+        for i in path:
+            a = float(np.arctanh(grid[i]))
+            best = None
+            for start in (warm,) if cold_start is None else (warm, cold_start):
+                x, llf, ok = fit_with_fixed(model, index, a, start, maxiter)
+                if best is None or llf > best[1]:
+                    best = (x, llf, ok)
+            rows[i] = best
+            if np.isfinite(best[1]):
+                warm = best[0]
+    recs = [[grid[i], rows[i][1], rows[i][2], *rows[i][0]] for i in range(grid.size)]
+    return ProfileLikelihood(recs, columns=["rho", "llf", "converged"]
+                             + list(model.param_names))
+
+
+def global_search(model, res, index: int, refit: Callable, grid=None, maxiter: int = 100,
+                  cold_start=None):
+    """The highest maximum: profile the correlation, restart the full fit
+    (``refit(start) -> results``) from every local maximum of the profile
+    above ``res.llf``, and keep the highest genuine maximum (converged, with a
+    negative definite Hessian).
+
+    Returns ``(best, table, profile)``; ``table`` lists the maxima examined.
+    """
+    prof = profile_correlation(model, index, np.asarray(res.params, float), grid, maxiter,
+                               cold_start)
+    llf = prof["llf"].to_numpy()
+    peaks = [i for i in range(len(llf))
+             if (i == 0 or llf[i] >= llf[i - 1]) and (i == len(llf) - 1 or llf[i] >= llf[i + 1])]
+    candidates = [(np.nan, res)]
+    for i in peaks:
+        if not llf[i] > res.llf + 1e-6:
+            continue
+        start = prof.iloc[i][list(model.param_names)].to_numpy(float)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                r = refit(start)
+            except (ValueError, np.linalg.LinAlgError):
+                continue
+        candidates.append((float(prof["rho"].iloc[i]), r))
+
+    def negdef(r):
+        H = model.hessian(np.asarray(r.params, float))
+        return bool(np.all(np.isfinite(H)) and np.linalg.eigvalsh(H).max() < 0)
+
+    rows = [{"start_rho": s, "rho": float(np.tanh(np.asarray(r.params)[index])), "llf": r.llf,
+             "converged": bool(r.converged),
+             "max_abs_score": float(np.max(np.abs(model.score(np.asarray(r.params, float))))),
+             "hessian_negdef": negdef(r)} for s, r in candidates]
+    table = pd.DataFrame(rows)
+    ok = table["converged"] & table["hessian_negdef"]
+    pick = int(table["llf"].where(ok, -np.inf).idxmax() if ok.any() else table["llf"].idxmax())
+    table["chosen"] = table.index == pick
+    best = candidates[pick][1]
+    prof.attrs.update(mle_rho=float(np.tanh(np.asarray(best.params)[index])), mle_llf=best.llf)
+    if pick != 0:
+        warnings.warn(
+            f"global_search: the local maximum reached from the start (llf {res.llf:.4f}, "
+            f"rho {rows[0]['rho']:.4f}) is not the highest; returning the maximum with llf "
+            f"{best.llf:.4f}, rho {rows[pick]['rho']:.4f}. See res.global_search.",
+            RuntimeWarning, stacklevel=4)
+    return best, table, prof
+
+
+# ---------------------------------------------------------------------------
+# Marginal effects
+# ---------------------------------------------------------------------------
+
+class MarginalEffects:
+    """Marginal effects with delta-method standard errors.
+
+    Attributes
+    ----------
+    margeff : Series
+        The effects (``dy/dx``), averaged over the rows (``at="overall"``) or
+        at the regressor means (``at="mean"``).
+    margeff_se : Series
+        ``sqrt(diag(J V J'))`` with ``J`` the Jacobian of the effects in the
+        parameters and ``V`` the fit's covariance.
+    margeff_cov : DataFrame
+    jacobian : ndarray
+        ``d margeff / d params``, one row per effect.
+    decomposition : DataFrame or None
+        Channels that add up to the effect (for example the direct and the
+        selection channel of a selection model).
+    which, at, description : str
+    dummies : list of str
+        Variables whose effect is a discrete change ``P(x=1) - P(x=0)``.
+    n_used : int
+        Rows averaged over.
+    """
+
+    def __init__(self, names, values, jacobian, cov, which: str, at: str,
+                 description: str = "", dummies=(), decomposition=None, n_used=None):
+        names = list(names)
+        self.which = which
+        self.at = at
+        self.description = description or which
+        self.dummies = list(dummies)
+        self.jacobian = np.atleast_2d(np.asarray(jacobian, dtype=float))
+        mcov = self.jacobian @ np.asarray(cov, dtype=float) @ self.jacobian.T
+        self.margeff_cov = pd.DataFrame(mcov, index=names, columns=names)
+        self.margeff = pd.Series(np.asarray(values, dtype=float), index=names, name="dy/dx")
+        self.margeff_se = pd.Series(np.sqrt(np.clip(np.diag(mcov), 0, None)), index=names,
+                                    name="std err")
+        self.decomposition = decomposition
+        self.n_used = n_used
+
+    @property
+    def tvalues(self) -> pd.Series:
+        return self.margeff / self.margeff_se
+
+    @property
+    def pvalues(self) -> pd.Series:
+        return pd.Series(2 * stats.norm.sf(np.abs(self.tvalues)), index=self.margeff.index)
+
+    def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Lower and upper bounds in columns ``0`` and ``1``, as statsmodels'
+        ``conf_int()``."""
+        q = stats.norm.ppf(1 - alpha / 2)
+        return pd.DataFrame({0: self.margeff - q * self.margeff_se,
+                             1: self.margeff + q * self.margeff_se})
+
+    def summary_frame(self, alpha: float = 0.05) -> pd.DataFrame:
+        """dy/dx, std err, z, P>|z|, the interval and any decomposition."""
+        ci = self.conf_int(alpha)
+        frame = pd.DataFrame({
+            "dy/dx": self.margeff, "std err": self.margeff_se, "z": self.tvalues,
+            "P>|z|": self.pvalues, f"[{alpha / 2:g}": ci[0], f"{1 - alpha / 2:g}]": ci[1]})
+        if self.decomposition is not None:
+            frame = frame.join(self.decomposition)
+        return frame
+
+    def summary(self, alpha: float = 0.05) -> str:
+        where = ("average over " + (f"{self.n_used} rows" if self.n_used else "the sample")
+                 if self.at == "overall" else "at the means of the regressors")
+        lines = [f"Marginal effects on {self.description}", f"at: {where}"
+                 + (f"; discrete change for {self.dummies}" if self.dummies else ""),
+                 "Delta-method standard errors", "",
+                 self.summary_frame(alpha).to_string(float_format=lambda v: f"{v:.6g}")]
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return self.summary()
+
+
+# ---------------------------------------------------------------------------
+# Summary
+# ---------------------------------------------------------------------------
+
+def _label_table(table, label: str):
+    """Put the block's name in the empty top-left cell of a parameter table."""
+    cell = table[0][0]
+    cell.data = label
+    cell.datatype = "header"
+    return table
+
+
+def cov_lines(results) -> list[tuple[str, list[str]]]:
+    """Header rows that say which covariance was used (and the clusters)."""
+    rows = [("Covariance Type:", [str(results.cov_type)])]
+    n_groups = getattr(results, "n_groups", None)
+    if results.cov_type == "cluster" and n_groups is not None:
+        rows.append(("No. Clusters:", [f"{int(n_groups)}"]))
+    return rows
+
+
+def build_summary(results, title: str, top_left, top_right, blocks, ancillary=None,
+                  ancillary_title: str = "natural scale", notes=(), alpha: float = 0.05):
+    """statsmodels ``Summary``: header, one parameter table per equation block
+    (``(label, slice of params, term names)``), the ancillary table and notes."""
+    from statsmodels.iolib.summary import Summary, summary_params
+
+    smry = Summary()
+    smry.add_table_2cols(results, gleft=top_left, gright=top_right, title=title)
+    p = np.asarray(results.params, float)
+    bse = np.asarray(results.bse, float)
+    tv = np.asarray(results.tvalues, float)
+    pv = np.asarray(results.pvalues, float)
+    ci = np.asarray(results.conf_int(alpha), float)
+    for label, sl, names in blocks:
+        tab = summary_params((results, p[sl], bse[sl], tv[sl], pv[sl], ci[sl]), yname=label,
+                             xname=list(names), alpha=alpha, use_t=False)
+        smry.tables.append(_label_table(tab, label))
+    if ancillary is not None and len(ancillary):
+        tab = summary_params((results, ancillary["coef"].to_numpy(),
+                              ancillary["std err"].to_numpy(), ancillary["z"].to_numpy(),
+                              ancillary["P>|z|"].to_numpy(), ancillary.iloc[:, 4:6].to_numpy()),
+                             yname="ancillary", xname=list(ancillary.index), alpha=alpha,
+                             use_t=False)
+        smry.tables.append(_label_table(tab, ancillary_title))
+    notes = [n for n in notes if n]
+    if notes:
+        smry.add_extra_txt(notes)
+    return smry
+
+
+def index_margins(params, cov, designs, names, index_params, predict, which: str, at: str,
+                  dummy: bool, description: str, uses=None, variables=None
+                  ) -> MarginalEffects:
+    """Average (or at-means) marginal effects for a prediction that depends on
+    the linear indices ``xb_e = X_e beta_e`` of several equations.
+
+    ``index_params(params) -> [beta_e]``; ``predict(params, designs, grad) ->
+    (p, [dp/dxb_e])``. A variable in several equations moves each index:
+    ``dP/dv = sum_e dP/dxb_e beta_e,v`` (matched by name). ``uses[e]`` says
+    whether the prediction depends on equation ``e``. With ``dummy=True``
+    (and ``at="overall"``) 0/1 regressors get the discrete change
+    ``P(v=1) - P(v=0)``. The Jacobian in the parameters, for the delta
+    method, is by central differences of the analytic effect.
+    """
+    from statsmodels.tools.numdiff import approx_fprime
+
+    from econderiv.models._data import constant_columns
+
+    if at not in ("overall", "mean"):
+        raise ValueError(f"at must be 'overall' or 'mean', got {at!r}")
+    n_eq = len(designs)
+    uses = [True] * n_eq if uses is None else list(uses)
+    where: dict[str, list] = {}
+    for e, (x, nm) in enumerate(zip(designs, names)):
+        if not uses[e]:
+            continue
+        const = constant_columns(x)
+        for j, n in enumerate(nm):
+            if not const[j]:
+                where.setdefault(n, [None] * n_eq)[e] = j
+    if not where:
+        raise ValueError("the model has no regressors other than constants")
+    n_used = len(designs[0])
+    if at == "mean":
+        designs = [x.mean(axis=0, keepdims=True) for x in designs]
+    report = list(where)
+    if variables is not None:
+        variables = [variables] if isinstance(variables, str) else list(variables)
+        unknown = [v for v in variables if v not in where]
+        if unknown:
+            raise ValueError(f"no marginal effect for {unknown}: the target {which!r} "
+                             f"depends on {report}")
+        report = variables
+    is_dummy = {}
+    for v in report:
+        e = next(i for i, j in enumerate(where[v]) if j is not None)
+        col = designs[e][:, where[v][e]]
+        is_dummy[v] = bool(dummy) and at == "overall" and bool(np.isin(col, (0.0, 1.0)).all())
+
+    def effects(p):
+        betas = index_params(p)
+        _, derivs = predict(p, designs, True)
+        out = np.empty(len(report))
+        for i, v in enumerate(report):
+            if is_dummy[v]:
+                hi = [x.copy() for x in designs]
+                lo = [x.copy() for x in designs]
+                for e, j in enumerate(where[v]):
+                    if j is not None:
+                        hi[e][:, j], lo[e][:, j] = 1.0, 0.0
+                out[i] = np.mean(predict(p, hi, False) - predict(p, lo, False))
+                continue
+            eff = 0.0
+            for e, j in enumerate(where[v]):
+                if j is not None:
+                    eff = eff + derivs[e] * betas[e][j]
+            out[i] = np.mean(eff)
+        return out
+
+    params = np.asarray(params, dtype=float)
+    values = effects(params)
+    jac = np.atleast_2d(approx_fprime(params, effects, centered=True))
+    return MarginalEffects(report, values, jac, cov, which, at, description,
+                           [v for v in report if is_dummy[v]], None, n_used)

@@ -1,0 +1,538 @@
+"""Base likelihood model over a row-block kernel contract.
+
+Every likelihood here is a sum over rows. A family supplies two things:
+
+* ``_block_data(rows)``: the kernel's data for a contiguous ``slice`` of rows
+  (plain arrays; no reference to the model, so that a distributed backend
+  can build the same thing from a data partition);
+* ``_kernel(params, data, order, llobs, per_obs)``: a plain function of
+  arrays returning ``(llobs, score, hessian)`` for that block: the
+  per-row log-likelihood ``(m,)``, the score (``(k,)`` summed over the
+  block, or ``(m, k)`` when ``per_obs``) and, for ``order == 2``, the
+  ``(k, k)`` Hessian summed over the block (else ``None``). ``llobs``, when
+  given, is the block's log-likelihood already computed at ``params``.
+
+:class:`RowBlockLikelihood` sums the blocks (in parallel threads with BLAS
+pinned to one thread when the data are large), caches the result by
+``params`` (statsmodels asks for the value, score and Hessian at one point in
+separate calls) and provides statsmodels' ``loglike``, ``loglikeobs``,
+``score``, ``score_obs``, ``hessian`` and ``information``.
+
+:func:`block_sum`, :func:`row_blocks` and :func:`single_thread_blas` are the
+engine, also used by the multinomial logit's own block drivers.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["RowBlockLikelihood", "block_sum", "row_blocks", "single_thread_blas",
+           "n_threads", "N_THREADS", "PARALLEL_MIN_ROWS"]
+
+#: worker threads for block sums (None: the CPUs available, at most 8)
+N_THREADS: int | None = None
+#: below this many rows per thread, blocks are summed in the calling thread
+PARALLEL_MIN_ROWS = 4096
+
+try:  # pragma: no cover - threadpoolctl is a dependency
+    from threadpoolctl import ThreadpoolController as _Controller
+except ImportError:  # pragma: no cover
+    _Controller = None
+
+_CONTROLLER = None
+_EXECUTOR: ThreadPoolExecutor | None = None
+
+
+def n_threads() -> int:
+    """Threads used by :func:`block_sum` (``N_THREADS`` or the CPUs, at most 8)."""
+    if _Controller is None:
+        return 1
+    if N_THREADS is not None:
+        return max(1, int(N_THREADS))
+    try:
+        ncpu = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover
+        ncpu = os.cpu_count() or 1
+    return max(1, min(8, ncpu))
+
+
+@contextmanager
+def single_thread_blas():
+    """Pin BLAS to one thread.
+
+    The products here are tall and thin (n x k with k ~ 10): a second BLAS
+    thread gains nothing, and where the cores are shared with other
+    processes (or with our own block threads) multi-threaded OpenBLAS stalls.
+    """
+    global _CONTROLLER
+    if _Controller is None:  # pragma: no cover
+        yield
+        return
+    if _CONTROLLER is None:
+        _CONTROLLER = _Controller()
+    with _CONTROLLER.limit(limits=1, user_api="blas"):
+        yield
+
+
+def row_blocks(n: int, rows: int, start: int = 0):
+    """Contiguous slices of at most ``rows`` rows covering ``start:n``."""
+    rows = max(1, int(rows))
+    for lo in range(start, n, rows):
+        yield slice(lo, min(n, lo + rows))
+
+
+def _add(a, b):
+    if a is None or b is None:
+        return None
+    return a + b
+
+
+def block_sum(part: Callable[[int, int], tuple], n: int, min_rows: int = PARALLEL_MIN_ROWS):
+    """``sum(part(lo, hi))`` over contiguous row ranges, one per thread.
+
+    ``part(lo, hi)`` returns a tuple of arrays (or ``None`` entries) for rows
+    ``lo:hi``; the tuples are added element-wise in row order, so the result
+    does not depend on the number of threads beyond rounding.
+    """
+    global _EXECUTOR
+    k = min(n_threads(), max(1, n // max(1, min_rows)))
+    with single_thread_blas():
+        if k <= 1:
+            return part(0, n)
+        edges = np.linspace(0, n, k + 1).astype(int)
+        if _EXECUTOR is None or _EXECUTOR._max_workers < k:
+            _EXECUTOR = ThreadPoolExecutor(max_workers=k, thread_name_prefix="econderiv")
+        futures = [_EXECUTOR.submit(part, int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
+        parts = [f.result() for f in futures]
+    total = parts[0]
+    for other in parts[1:]:
+        total = tuple(_add(x, y) for x, y in zip(total, other))
+    return total
+
+
+class RowBlockLikelihood:
+    """statsmodels likelihood methods over the row-block kernel contract.
+
+    Mix in before ``statsmodels.base.model.LikelihoodModel``. Subclasses
+    define ``_block_data(rows)`` and ``_kernel(params, data, order, llobs,
+    per_obs)`` (see the module docstring) and ``_nrows`` (rows in the
+    estimation sample). ``block_rows`` sets the block size (default: one
+    block per thread).
+    """
+
+    block_rows: int | None = None
+    _derivs_cache = None
+    _blocks_cache = None
+
+    # -- blocks ----------------------------------------------------------
+    def _blocks(self):
+        """``[(slice, data), ...]`` covering the sample, built once."""
+        if self._blocks_cache is None:
+            n = int(self._nrows)
+            k = min(n_threads(), max(1, n // PARALLEL_MIN_ROWS))
+            rows = self.block_rows or -(-n // k)
+            self._blocks_cache = [(sl, self._block_data(sl)) for sl in row_blocks(n, rows)]
+        return self._blocks_cache
+
+    def _reset_blocks(self) -> None:
+        self._blocks_cache = None
+        self._derivs_cache = None
+
+    def _run(self, params, order, llobs, per_obs):
+        blocks = self._blocks()
+
+        def one(i, prev):
+            sl, data = blocks[i]
+            return self._kernel(params, data, order, None if prev is None else prev[sl],
+                                per_obs)
+
+        if len(blocks) == 1:
+            return one(0, llobs)
+        global _EXECUTOR
+        with single_thread_blas():
+            if _EXECUTOR is None or _EXECUTOR._max_workers < min(len(blocks), n_threads()):
+                _EXECUTOR = ThreadPoolExecutor(max_workers=min(len(blocks), n_threads()),
+                                               thread_name_prefix="econderiv")
+            outs = list(_EXECUTOR.map(lambda i: one(i, llobs), range(len(blocks))))
+        ll = np.concatenate([o[0] for o in outs])
+        if per_obs:
+            sc = np.vstack([o[1] for o in outs])
+        else:
+            sc = sum(o[1] for o in outs[1:]) + outs[0][1] if order >= 1 else None
+        h = None
+        if order >= 2:
+            h = outs[0][2]
+            for o in outs[1:]:
+                h = h + o[2]
+        return ll, sc, h
+
+    def _derivs(self, params, order):
+        """Kernel sums at ``params``, cached by value: a request of order 1 or
+        2 computes both (the Hessian is cheap given the gradient) and reuses a
+        cached log-likelihood at the same point."""
+        params = np.asarray(params, dtype=float)
+        key = params.tobytes()
+        c = self._derivs_cache
+        same = c is not None and c[0] == key
+        if same and c[1] >= order:
+            return c[2]
+        want = 0 if order == 0 else 2
+        out = self._run(params, want, c[2][0] if same else None, False)
+        self._derivs_cache = (key, want, out)
+        return out
+
+    # -- statsmodels' likelihood methods -----------------------------------
+    def loglikeobs(self, params):
+        """Per-observation log-likelihood, shape ``(nobs,)``."""
+        return self._derivs(params, 0)[0]
+
+    def loglike(self, params):
+        """Total log-likelihood."""
+        return float(np.sum(self.loglikeobs(params)))
+
+    def score_obs(self, params):
+        """Per-observation gradient, ``(nobs, k_params)`` in ``param_names`` order."""
+        params = np.asarray(params, dtype=float)
+        c = self._derivs_cache
+        llobs = c[2][0] if c is not None and c[0] == params.tobytes() else None
+        return self._run(params, 1, llobs, True)[1]
+
+    def score(self, params):
+        """Gradient of the log-likelihood, 1-D in ``param_names`` order."""
+        return self._derivs(params, 1)[1]
+
+    def hessian(self, params):
+        """Analytic Hessian, ``(k_params, k_params)`` in ``param_names`` order."""
+        return self._derivs(params, 2)[2]
+
+    def information(self, params):
+        """Observed information, ``-hessian``."""
+        return -self.hessian(params)
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_derivs_cache"] = None
+        state["_blocks_cache"] = None
+        return state
+
+
+# ---------------------------------------------------------------------------
+# The base model and results of the likelihood families
+# ---------------------------------------------------------------------------
+
+from functools import cached_property  # noqa: E402
+
+from statsmodels.base.model import LikelihoodModel, LikelihoodModelResults  # noqa: E402
+
+from econderiv.models import _inference, _optim  # noqa: E402
+
+#: keywords every likelihood family's ``fit`` accepts
+FIT_KEYWORDS = ("start_params", "method", "maxiter", "disp", "callback", "cov_type",
+                "cov_kwds", "use_t", "tol", "gtol", "full_output", "retall", "skip_hessian",
+                "global_search", "grid")
+
+
+class ExactLikelihoodModel(RowBlockLikelihood, LikelihoodModel):
+    """A statsmodels ``LikelihoodModel`` with exact row-block derivatives and
+    the package's one ``fit``.
+
+    Subclasses set ``_results_class`` and ``_wrapper_class``, define the
+    kernel contract (:class:`RowBlockLikelihood`), ``start_params``, and,
+    for a model with a correlation, ``_rho_index`` (position of ``athrho`` in
+    the parameters; enables ``global_search``) and optionally
+    ``_cold_start()`` (a second start for the profile likelihood). They set
+    ``_kept`` (mask of input rows used) and ``row_labels`` for clustering
+    groups given on the input rows.
+    """
+
+    _results_class = None
+    _wrapper_class = None
+    _rho_index: int | None = None
+    _kept = None
+    row_labels = None
+    _formula_frame = None
+
+    def _cold_start(self):
+        return None
+
+    # -- fitting ----------------------------------------------------------
+    def fit(self, start_params=None, method: str = _optim.DEFAULT_METHOD, maxiter: int = 100,
+            disp: bool = False, callback=None, cov_type: str = "nonrobust", cov_kwds=None,
+            global_search: bool = False, **kwargs):
+        """Maximum likelihood with the exact score and Hessian.
+
+        Parameters
+        ----------
+        start_params : array_like, optional
+            Start on the estimation scale, ``param_names`` order (default:
+            ``model.start_params``).
+        method : str
+            The optimizer: ``"newton_trust"`` (default: trust-region Newton
+            with the exact Hessian, finished by Newton steps),
+            ``"newton_linesearch"``, or one of statsmodels' (``"newton"``,
+            ``"bfgs"``, ``"lbfgs"``, ``"nm"``, ...).
+        maxiter : int
+            Iterations of the optimizer (at least 1).
+        disp : bool
+            Print the optimizer's convergence message.
+        callback : callable, optional
+            ``callback(params)`` after each iteration.
+        cov_type : {"nonrobust", "HC0", "HC1", "cluster"}
+            Inverse observed information, the sandwich with the analytic
+            scores (``HC1`` times ``n / (n - k)``), or cluster-robust with
+            ``cov_kwds={"groups": g}`` (statsmodels' small-sample factor,
+            ``use_correction=False`` drops it). ``groups`` may be given for
+            the estimation rows or for every input row (aligned like the data).
+        cov_kwds : dict, optional
+        global_search : bool
+            Models with a correlation: profile the log-likelihood over a grid
+            of rho, restart from every local maximum of the profile and keep
+            the highest maximum (``res.global_search`` lists those examined).
+        **kwargs
+            ``tol`` (Newton decrement, default 1e-12), ``gtol`` (relative
+            gradient, default 1e-8), ``grid`` (rho grid of the global search),
+            ``use_t``, ``full_output``, ``retall``, ``skip_hessian``, and the
+            keywords of a statsmodels optimizer. Anything else is an error.
+
+        Returns
+        -------
+        Results (statsmodels results, wrapped: pandas in, pandas out)
+        """
+        return self._fit_ml(start_params, method, maxiter, disp, callback, cov_type,
+                            cov_kwds, global_search, kwargs)
+
+    def _fit_ml(self, start_params, method, maxiter, disp, callback, cov_type, cov_kwds,
+                global_search, kwargs):
+        method = _optim.check_method(method, other_entry_points=getattr(
+            self, "_other_estimators", None))
+        maxiter = _optim.check_maxiter(maxiter)
+        own = _optim.OPTIMIZER_KWARGS.get(method, _optim.STATSMODELS_METHOD_KWARGS.get(method, ()))
+        _optim.check_keywords(kwargs, set(FIT_KEYWORDS) | set(own),
+                              f"{type(self).__name__}.fit(method={method!r})")
+        kwargs = dict(kwargs)
+        grid = kwargs.pop("grid", None)
+        use_t = kwargs.pop("use_t", None)
+        if global_search and self._rho_index is None:
+            raise ValueError(f"{type(self).__name__} has no correlation to search over")
+        cov_type, cov_kwds = _inference.check_cov_type(cov_type, cov_kwds)
+        if cov_type == "cluster":
+            codes, n_groups = _inference.cluster_codes(cov_kwds["groups"], int(self.nobs),
+                                                       self._kept, self.row_labels)
+            cov_kwds = dict(cov_kwds, groups=codes)
+        start = self.start_params if start_params is None else np.asarray(start_params, float)
+        start = np.asarray(start, dtype=float)
+        if start.shape != (self.k_params,):
+            raise ValueError(f"start_params must have {self.k_params} elements "
+                             f"({', '.join(self.param_names)}), got shape {start.shape}")
+        if not np.all(np.isfinite(start)):
+            raise ValueError("start_params holds NaN or infinite values")
+        if not np.isfinite(self.loglike(start)):
+            given = "at start_params" if start_params is not None else (
+                "at the default start values (check the data: extreme values or a "
+                "degenerate design)")
+            raise ValueError(f"the log-likelihood is not finite {given}")
+
+        def fit_once(s):
+            return self._fit_once(s, method, maxiter, disp, callback, cov_type, cov_kwds,
+                                  use_t, kwargs)
+
+        res = fit_once(start)
+        if global_search:
+            best, table, prof = _inference.global_search(
+                self, res, self._rho_index, fit_once, grid, maxiter, self._cold_start())
+            best._results.global_search = table
+            best._results._profile_cache[("rho", None if grid is None
+                                          else tuple(np.ravel(grid)))] = prof
+            res = best
+        if cov_type == "cluster":
+            res._results.n_groups = n_groups
+        res._results._post_fit_warnings()
+        return res
+
+    def _fit_once(self, start, method, maxiter, disp, callback, cov_type, cov_kwds, use_t,
+                  kwargs):
+        from statsmodels.tools.sm_exceptions import ConvergenceWarning, HessianInversionWarning
+
+        opt = dict(kwargs)
+        opt.pop("skip_hessian", None)
+        if method in _optim.FIT_FUNCS and "tol" in opt:
+            opt["tol"] = float(opt["tol"]) / self.nobs  # statsmodels minimises -llf / nobs
+        elif method in _optim.FIT_FUNCS:
+            opt["tol"] = _optim.DEFAULT_TOL / self.nobs
+        with warnings.catch_warnings(), single_thread_blas():
+            # reported once, with advice, by the results' _post_fit_warnings
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            warnings.simplefilter("ignore", HessianInversionWarning)
+            if method in _optim.FIT_FUNCS:
+                opt["extra_fit_funcs"] = _optim.FIT_FUNCS
+            mlefit = LikelihoodModel.fit(self, start_params=start, method=method,
+                                         maxiter=maxiter, disp=disp, callback=callback,
+                                         skip_hessian=True, warn_convergence=False, **opt)
+        params = np.asarray(mlefit.params, dtype=float)
+        cov = _optim.inverse_information(self.hessian(params), stacklevel=4)
+        k = len(params)
+        if cov is None:
+            cov, cov_type, cov_kwds = np.full((k, k), np.nan), "nonrobust", {}
+        res = self._results_class(self, params, cov, cov_type=cov_type, cov_kwds=cov_kwds,
+                                  use_t=bool(use_t))
+        res.mle_retvals = mlefit.mle_retvals
+        res.mle_settings = mlefit.mle_settings
+        res.method = method
+        return self._wrapper_class(res)
+
+    # -- pickling: patsy's design information is rebuilt from the formula ---
+    def __getstate__(self):
+        state = super().__getstate__()
+        if state.get("_design_infos") is not None:
+            state["_design_infos"] = None
+            state["_rebuild_design"] = True
+        return state
+
+    def __setstate__(self, state):
+        rebuild = state.pop("_rebuild_design", False)
+        self.__dict__.update(state)
+        if rebuild and self._formula_frame is not None:
+            from econderiv.models._data import formula_design
+            formulas = self._formulas()
+            self._design_infos = [formula_design(f, self._formula_frame)[1].design_info
+                                  for f in formulas]
+
+    def _formulas(self) -> list:
+        """The right-hand sides of the equations' formulas, in design order."""
+        return []
+
+
+class ExactLikelihoodResults(LikelihoodModelResults):
+    """Results of an :class:`ExactLikelihoodModel`.
+
+    statsmodels' interface (``params``, ``bse``, ``tvalues``, ``pvalues``,
+    ``conf_int()``, ``cov_params()``, ``t_test``, ``wald_test``,
+    ``wald_test_terms`` by equation) plus ``llf``, ``aic``, ``bic``,
+    ``converged``, ``ancillary`` (natural-scale parameters with delta-method
+    standard errors and transformed intervals) and ``profile_loglike``.
+    """
+
+    global_search = None
+    method = None
+    mle_retvals = None
+    n_groups = None
+
+    def __init__(self, model, params, normalized_cov_params, **kwargs):
+        self._profile_cache = {}
+        super().__init__(model, params, normalized_cov_params, scale=1.0, **kwargs)
+
+    @cached_property
+    def llf(self) -> float:
+        return float(self.model.loglike(np.asarray(self.params, float)))
+
+    @cached_property
+    def aic(self) -> float:
+        """``-2 llf + 2 k``."""
+        return -2.0 * self.llf + 2.0 * len(self.params)
+
+    @cached_property
+    def bic(self) -> float:
+        """``-2 llf + k log(nobs)``."""
+        return -2.0 * self.llf + np.log(self.nobs) * len(self.params)
+
+    @property
+    def nobs(self):
+        return self.model.nobs
+
+    @property
+    def df_model(self):
+        return self.model.df_model
+
+    @property
+    def df_resid(self):
+        return self.model.df_resid
+
+    @property
+    def converged(self) -> bool:
+        r = self.mle_retvals
+        return bool(r.get("converged", True)) if isinstance(r, dict) else True
+
+    @cached_property
+    def hessian_negdef(self) -> bool:
+        """Whether the Hessian at the estimate is negative definite (a strict maximum)."""
+        H = self.model.hessian(np.asarray(self.params, float))
+        return bool(np.all(np.isfinite(H)) and np.linalg.eigvalsh(H).max() < 0)
+
+    # -- ancillary parameters and tests -------------------------------------
+    def ancillary_frame(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Natural-scale ancillary parameters: coefficient, delta-method std
+        err, z, p and the interval (transformed from the estimation scale)."""
+        return _inference.ancillary_frame(self.model._ancillary_entries(self.params),
+                                          self.params, self.cov_params(), alpha)
+
+    @cached_property
+    def ancillary(self) -> pd.DataFrame:
+        return self.ancillary_frame()
+
+    def wald_test_terms(self, skip_single=False, extra_constraints=None, combine_terms=None,
+                        scalar=True):
+        """Wald tests that each term of each equation is zero, labelled
+        ``"equation:term"`` (statsmodels' version labels outcome terms but
+        tests the first parameters)."""
+        if skip_single or extra_constraints or combine_terms:
+            raise NotImplementedError("skip_single, extra_constraints and combine_terms are "
+                                      "not supported for multi-equation models")
+        return _inference.wald_test_terms(self, self.model._equation_blocks(), scalar)
+
+    def profile_loglike(self, param: str = "rho", grid=None, maxiter: int = 100):
+        """Profile log-likelihood of rho: the maximum over the other parameters
+        on a grid (default: every 0.05 in [-0.95, 0.95] and +-0.975, +-0.99,
+        +-0.995), sweeping outwards from the estimate. Returns a
+        :class:`~econderiv.models._inference.ProfileLikelihood` (a DataFrame
+        with ``plot()``); ``llf >= max - chi2_1(0.95)/2`` marks the LR interval."""
+        if param != "rho" or self.model._rho_index is None:
+            raise ValueError(f"profile_loglike supports param='rho' for models with a "
+                             f"correlation, got {param!r}")
+        key = (param, None if grid is None else tuple(np.ravel(grid)))
+        if key not in self._profile_cache:
+            prof = _inference.profile_correlation(self.model, self.model._rho_index,
+                                                  np.asarray(self.params, float), grid,
+                                                  maxiter, self.model._cold_start())
+            prof.attrs.update(mle_rho=float(np.tanh(np.asarray(self.params)[
+                self.model._rho_index])), mle_llf=self.llf)
+            self._profile_cache[key] = prof
+        return self._profile_cache[key]
+
+    # -- diagnostics ----------------------------------------------------------
+    def _post_fit_warnings(self) -> None:
+        from statsmodels.tools.sm_exceptions import ConvergenceWarning
+
+        if not self.converged:
+            it = self.mle_retvals.get("iterations") if isinstance(self.mle_retvals, dict) \
+                else None
+            g = self.model.score(np.asarray(self.params, float))
+            warnings.warn(
+                f"the maximum-likelihood optimizer did not converge after {it} iterations "
+                f"(max |score| {np.max(np.abs(g)):.3g}). Try maxiter=500, other "
+                "start_params, global_search=True, rescaling regressors with large "
+                "magnitudes, or check the regressors for perfect prediction.",
+                ConvergenceWarning, stacklevel=4)
+        if not np.all(np.isfinite(np.asarray(self.bse, float))):
+            warnings.warn(
+                "the Hessian is singular or not negative definite at the estimate: standard "
+                "errors are unavailable (NaN). Usual causes: a regressor that predicts an "
+                "outcome perfectly, a model identified only weakly (no exclusion "
+                "restriction), or a correlation on the boundary. Drop the offending "
+                "regressor or rows, or try global_search=True.", RuntimeWarning,
+                stacklevel=4)
+        idx = self.model._rho_index
+        if idx is not None:
+            rho = float(np.tanh(np.asarray(self.params)[idx]))
+            if abs(rho) >= 0.99:
+                warnings.warn(
+                    f"rho = {rho:.6f} is at or near the boundary +-1: the likelihood may have "
+                    "no interior maximum (weak exclusion restrictions or a misspecified "
+                    "model). Try global_search=True, other start_params, or an exclusion "
+                    "restriction.", RuntimeWarning, stacklevel=4)
