@@ -44,6 +44,7 @@ from scipy import linalg, optimize, stats
 from statsmodels.tsa.statespace.mlemodel import MLEModel
 
 from econderiv.models import _derivreg_kernels as K
+from econderiv.models._optim import backtrack
 
 
 def delta_map(order, n_inputs, const, h):
@@ -433,22 +434,18 @@ def _newton_ml(model, start, maxiter=50, tol=1e-7, hessian=None, loglike=None,
                 break
             H, fresh = _hessian_fn(model, x), True
             continue
-        lam = 1.0
-        improved = False
-        for _ in range(30):
-            xn = x + lam * step
-            fn = _loglike(xn)
-            if np.isfinite(fn) and fn >= f:
-                improved = True
-                break
-            lam *= 0.5
-        if not improved:
+        # Accept the first of 1, 1/2, 1/4, ... that does not lower the
+        # log-likelihood (Armijo with c1 = 0 on -loglike).
+        accepted = backtrack(lambda t: (-_loglike(x + t * step), None), -f, -gain,
+                             c1=0.0, max_steps=30)
+        if accepted is None:
             if fresh:
                 converged = gain < 1e-4
                 break
             H, fresh = _hessian_fn(model, x), True
             continue
-        x, f = xn, fn
+        lam, neg_f, _ = accepted
+        x, f = x + lam * step, -neg_f
         fresh = False
     if not fresh:
         H = _hessian_fn(model, x)
