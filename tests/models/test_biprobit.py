@@ -10,7 +10,7 @@ from scipy import special as sc
 from statsmodels.discrete.discrete_model import Probit
 from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
-from econderiv.models._base import warn_perfect_prediction
+from econderiv.models._data import warn_perfect_prediction
 from econderiv.models._bvprobit_kernels import (athrho_terms, bivariate_cells,
                                                 biprobit_loglike_derivs, logphi2_derivatives)
 from econderiv.models.biprobit import BivariateProbit, bivariate_prediction

@@ -1,4 +1,5 @@
-"""Shared model machinery: the safeguarded Newton optimizer and input checks."""
+"""Core pieces: the optimizers (models/_optim), input checks (models/_data) and
+the ancillary table and LR test (models/_inference)."""
 
 import numpy as np
 import pandas as pd
@@ -7,9 +8,10 @@ from scipy import special
 from statsmodels.base.model import GenericLikelihoodModel
 import statsmodels.api as sm
 
-from econderiv.models._base import (NEWTON_FIT_FUNCS, ancillary_frame, check_binary,
-                                    check_finite, check_full_rank, formula_design,
-                                    lr_test, newton_trust, prefixed)
+from econderiv.models._data import (check_binary, check_finite, check_full_rank,
+                                    formula_design, prefixed)
+from econderiv.models._inference import ancillary_frame, lr_test
+from econderiv.models._optim import FIT_FUNCS, newton_linesearch, newton_trust
 
 
 def rosenbrock(x):
@@ -26,24 +28,26 @@ def rosenbrock_hess(x):
                      [-400 * x[0], 200.0]])
 
 
-def test_newton_trust_rosenbrock_from_indefinite_start():
+@pytest.mark.parametrize("optimizer", [newton_trust, newton_linesearch])
+def test_newton_rosenbrock_from_indefinite_start(optimizer):
     # At (-1.2, 1) ... the Hessian is indefinite on part of the path.
-    x, ret = newton_trust(rosenbrock, rosenbrock_grad, [-1.2, 1.0], disp=False,
-                          maxiter=200, hess=rosenbrock_hess)
+    x, ret = optimizer(rosenbrock, rosenbrock_grad, [-1.2, 1.0], disp=False,
+                       maxiter=200, hess=rosenbrock_hess)
     assert ret["converged"]
     assert x == pytest.approx([1.0, 1.0], abs=1e-8)
     assert ret["fopt"] < 1e-20
 
 
-def test_newton_trust_reports_non_convergence():
-    x, ret = newton_trust(rosenbrock, rosenbrock_grad, [-1.2, 1.0], disp=False,
-                          maxiter=2, hess=rosenbrock_hess)
+def test_newton_reports_non_convergence():
+    x, ret = newton_linesearch(rosenbrock, rosenbrock_grad, [-1.2, 1.0], disp=False,
+                               maxiter=2, hess=rosenbrock_hess)
     assert not ret["converged"] and ret["warnflag"] == 1
 
 
-def test_newton_trust_rejects_infinite_start():
+@pytest.mark.parametrize("optimizer", [newton_trust, newton_linesearch])
+def test_newton_rejects_infinite_start(optimizer):
     with pytest.raises(ValueError, match="not finite at the start"):
-        newton_trust(lambda x: np.inf, rosenbrock_grad, [0.0, 0.0], disp=False,
+        optimizer(lambda x: np.inf, rosenbrock_grad, [0.0, 0.0], disp=False,
                      hess=rosenbrock_hess)
 
 
@@ -71,7 +75,7 @@ def test_newton_trust_in_statsmodels_matches_probit():
     rng = np.random.default_rng(1)
     X = sm.add_constant(rng.standard_normal((400, 2)))
     y = (X @ [0.2, 1.0, -1.0] + rng.standard_normal(400) > 0).astype(float)
-    res = _Probit(y, X).fit(method="newton_trust", extra_fit_funcs=NEWTON_FIT_FUNCS,
+    res = _Probit(y, X).fit(method="newton_trust", extra_fit_funcs=FIT_FUNCS,
                             start_params=np.zeros(3), disp=False)
     ref = sm.Probit(y, X).fit(disp=False)
     assert res.mle_retvals["converged"]
@@ -107,7 +111,13 @@ def test_input_checks_name_the_culprit():
 
 def test_ancillary_frame_delta_method_and_lr():
     cov = np.diag([0.04, 0.01])
-    tab = ancillary_frame({"rho": (np.tanh(0.5), np.array([0.0, 1 - np.tanh(0.5) ** 2]))}, cov)
+    tab = ancillary_frame({"rho": (np.tanh(0.5), np.array([0.0, 1 - np.tanh(0.5) ** 2]))},
+                          [0.2, 0.5], cov)
+    # the same rho as a transform of athrho: same standard error, interval tanh(a +- z se)
+    tab2 = ancillary_frame({"rho": (1, "tanh")}, [0.2, 0.5], cov)
+    assert tab2.loc["rho", "std err"] == pytest.approx(tab.loc["rho", "std err"])
+    assert tab2.iloc[0, 4:6].tolist() == pytest.approx(np.tanh(0.5 + np.array([-1, 1])
+                                                              * 1.959963984540054 * 0.1))
     assert tab.loc["rho", "std err"] == pytest.approx(0.1 * (1 - np.tanh(0.5) ** 2))
     assert list(tab.columns) == ["coef", "std err", "z", "P>|z|", "[0.025", "0.975]"]
     t = lr_test(-100.0, -101.92, 1, "rho = 0")
