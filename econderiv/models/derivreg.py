@@ -37,6 +37,7 @@ The kernels (simulation, sensitivities, discretisation, transforms) are in
 
 from __future__ import annotations
 
+import inspect
 import re
 import warnings
 from math import factorial
@@ -47,6 +48,7 @@ from scipy import linalg, optimize, stats
 
 from econderiv.models import _derivreg_fourier
 from econderiv.models import _derivreg_kernels as K
+from econderiv.models._optim import check_keywords, check_maxiter
 
 __all__ = ["DerivativeRegression", "DerivativeRegressionResults"]
 
@@ -382,7 +384,10 @@ class DerivativeRegression:
             ``"fourier"``: ``snr`` (band: ``|X|^2`` above ``snr`` times the
             noise floor, default 100), ``nfreq`` (fix the band to
             ``k = 1..nfreq``), ``max_fraction`` (cap as a fraction of the
-            Nyquist frequency, default 0.25).
+            Nyquist frequency, default 0.25), ``iterations`` (of the
+            weighted regression, default 3).
+            ``"fd"``: none. Another keyword is a ``TypeError`` that lists
+            the method's keywords; ``maxiter`` must be a positive integer.
 
         Returns
         -------
@@ -390,9 +395,14 @@ class DerivativeRegression:
         """
         if method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+        fitter = getattr(self, f"_fit_{method}")
+        # the method's keywords are its fitter's parameters
+        check_keywords(kwargs, inspect.signature(fitter).parameters,
+                       f"DerivativeRegression.fit(method={method!r})")
+        if "maxiter" in kwargs:
+            kwargs["maxiter"] = check_maxiter(kwargs["maxiter"])
         if method in UNIFORM_METHODS:
             self._uniform_step(method)
-        fitter = getattr(self, f"_fit_{method}")
         return fitter(**kwargs)
 
     # ------------------------------------------------------------------

@@ -530,3 +530,54 @@ def test_arimax_delta_form_path_score_and_coefficients(motor):
     g_num = _relative_step_jacobian(lambda v: np.atleast_1d(A._profile_loglike_score(ss, v)[0]),
                                     x, rel=1e-6).ravel()
     assert g == pytest.approx(g_num, rel=1e-4, abs=1e-4 * np.abs(g_num).max())
+
+
+# ---------------------------------------------------------------------------
+# fit keywords and layering (issue 9)
+
+@pytest.mark.parametrize("method, bad, valid, hint", [
+    ("oe", {"cov_type": "HC0"}, "maxiter, start_params, x0", None),
+    ("integral", {"cov_tpye": "HAC"}, "cov_type, maxlags", "did you mean 'cov_type'"),
+    ("arimax", {"maxiters": 5}, "maxiter, noise", "did you mean 'maxiter'"),
+    ("fourier", {"weights": np.ones(3)}, "iterations, max_fraction, nfreq, snr", None),
+])
+def test_fit_rejects_unknown_keywords(motor, method, bad, valid, hint):
+    mod, _ = motor
+    with pytest.raises(TypeError, match=f"method='{method}'.*Valid keywords: {valid}") as err:
+        mod.fit(method, **bad)
+    assert "_fit_" not in str(err.value)
+    if hint:
+        assert hint in str(err.value)
+
+
+def test_fit_fd_takes_no_keywords(motor):
+    mod, _ = motor
+    with pytest.raises(TypeError, match="method='fd'.*maxiter"):
+        mod.fit("fd", maxiter=10)
+
+
+@pytest.mark.parametrize("method", ["oe", "arimax"])
+@pytest.mark.parametrize("maxiter", [0, -3])
+def test_fit_rejects_maxiter_below_one(motor, method, maxiter):
+    mod, _ = motor
+    with pytest.raises(ValueError, match="maxiter must be at least 1"):
+        mod.fit(method, maxiter=maxiter)
+
+
+def test_method_modules_do_not_import_the_family_module():
+    # Data flow one way: kernels -> method modules -> derivreg.py (adapter and
+    # results); a method module importing derivreg.py closes an import circle.
+    import ast
+    from pathlib import Path
+
+    import econderiv.models as models
+    for path in sorted(Path(models.__file__).parent.glob("_derivreg_*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module or ""] + [f"{node.module}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            else:
+                continue
+            assert not any(n.endswith("models.derivreg") or n == "derivreg" for n in names), \
+                f"{path.name} imports the family module derivreg.py"
