@@ -70,7 +70,7 @@ mean(delta)`` and ``rho = b_lambda / sigma``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import log_ndtr
@@ -81,6 +81,7 @@ from econderiv.special import mills_ratio, mills_ratio_deriv
 
 __all__ = [
     "split_params",
+    "loglike_derivs",
     "loglikeobs",
     "loglike",
     "score_obs",
@@ -104,7 +105,8 @@ _HALF_LOG_2PI = 0.5 * np.log(2.0 * np.pi)
 
 @dataclass(frozen=True)
 class SelectionData:
-    """The model's arrays split once into unselected and selected rows.
+    """The model's arrays (or a block of its rows) split into unselected and
+    selected rows.
 
     ``Z0`` (n0, k_z): selection design of the rows with ``s = 0``;
     ``Z1`` (n1, k_z), ``X1`` (n1, k_x), ``y1`` (n1,): the rows with ``s = 1``;
@@ -116,9 +118,6 @@ class SelectionData:
     X1: np.ndarray
     y1: np.ndarray
     sel: np.ndarray
-    # the quantities of the last parameter vector seen (optimizers ask for the
-    # value, score and Hessian at the same point)
-    _memo: dict = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def from_arrays(cls, endog, exog, endog_select, exog_select) -> "SelectionData":
@@ -165,87 +164,101 @@ def _data(d, args) -> SelectionData:
 # Log-likelihood and derivatives with respect to the indices
 # ---------------------------------------------------------------------------
 
-def _memo(d: SelectionData, params, key: str, compute):
-    tag = np.asarray(params, dtype=float).tobytes()
-    if d._memo.get("tag") != tag:
-        d._memo.clear()
-        d._memo["tag"] = tag
-    if key not in d._memo:
-        d._memo[key] = compute()
-    return d._memo[key]
-
-
-def _selected_terms(gamma, beta, athrho, lnsigma, d: SelectionData):
+def _terms(params, d: SelectionData):
+    """Indices at ``params``: ``(-w0, w, u, c, s, A, 1/sigma, lnsigma)``."""
+    gamma, beta, athrho, lnsigma = split_params(params, d.k_select, d.k_outcome)
     w = d.Z1 @ gamma
     inv_sigma = np.exp(-lnsigma)
     u = (d.y1 - d.X1 @ beta) * inv_sigma
     c, s = np.cosh(athrho), np.sinh(athrho)
-    A = c * w + s * u
-    return w, u, c, s, A, inv_sigma
+    return -(d.Z0 @ gamma), w, u, c, s, c * w + s * u, inv_sigma, lnsigma
 
 
-def _terms(params, d: SelectionData):
-    """Indices of the current parameters: (-w0, (w, u, c, s, A, 1/sigma))."""
-    def compute():
-        gamma, beta, athrho, lnsigma = split_params(params, d.k_select, d.k_outcome)
-        return -(d.Z0 @ gamma), _selected_terms(gamma, beta, athrho, lnsigma, d)
-    return _memo(d, params, "terms", compute)
-
-
-def _ratios(params, d: SelectionData):
-    """``(lambda(-w0), lambda'(-w0), lambda(A), lambda'(A))``."""
-    def compute():
-        mw0, (_, _, _, _, A, _) = _terms(params, d)
-        return _lam_dlam(mw0) + _lam_dlam(A)
-    return _memo(d, params, "ratios", compute)
-
-
-def _loglike_parts(params, d: SelectionData):
-    lnsigma = float(np.asarray(params, dtype=float)[-1])
-    mw0, (_, u, _, _, A, _) = _terms(params, d)
-    ll0 = log_ndtr(mw0)
-    ll1 = log_ndtr(A) - 0.5 * u * u - lnsigma - _HALF_LOG_2PI
-    return ll0, ll1
-
-
-def _index_first(params, d: SelectionData):
+def _index_first(t, lam0, lam):
     """First derivatives of l with respect to (w, m, a, t), per observation.
 
     Returns ``(lw0, lw1, lm, la, lt)``: ``lw0`` over unselected rows, the rest
     over selected rows.
     """
-    _, (w, u, c, s, A, inv_sigma) = _terms(params, d)
-    lam0, _, lam, _ = _ratios(params, d)
-    lw0 = -lam0
-    A_a = s * w + c * u
-    lw1 = lam * c
-    lm = (u - lam * s) * inv_sigma
-    la = lam * A_a
-    lt = u * u - 1.0 - lam * s * u
-    return lw0, lw1, lm, la, lt
+    _, w, u, c, s, _, inv_sigma, _ = t
+    return -lam0, lam * c, (u - lam * s) * inv_sigma, lam * (s * w + c * u), \
+        u * u - 1.0 - lam * s * u
 
 
-def _index_second(params, d: SelectionData):
-    """Second derivatives of l with respect to (w, m, a, t), per observation.
-
-    Returns a dict with ``ww0`` (unselected rows) and ``ww, wm, wa, wt, mm,
-    ma, mt, aa, at, tt`` (selected rows).
-    """
-    _, (w, u, c, s, A, inv_sigma) = _terms(params, d)
-    _, dlam0, lam, dlam = _ratios(params, d)
-    out = {"ww0": dlam0}
+def _index_second(t, lam, dlam):
+    """Second derivatives of l with respect to (w, m, a, t) over the selected
+    rows: a dict with ``ww, wm, wa, wt, mm, ma, mt, aa, at, tt``."""
+    _, w, u, c, s, A, inv_sigma, _ = t
     A_w, A_m, A_a, A_t = c, -s * inv_sigma, s * w + c * u, -s * u
-    out["ww"] = dlam * (A_w * A_w)
-    out["wm"] = dlam * (A_w * A_m)
-    out["wa"] = dlam * A_w * A_a + lam * s
-    out["wt"] = dlam * A_w * A_t
-    out["mm"] = (dlam * s * s - 1.0) * inv_sigma * inv_sigma
-    out["ma"] = dlam * A_m * A_a - lam * c * inv_sigma
-    out["mt"] = dlam * A_m * A_t + (lam * s - 2.0 * u) * inv_sigma
-    out["aa"] = dlam * A_a * A_a + lam * A
-    out["at"] = dlam * A_a * A_t - lam * c * u
-    out["tt"] = dlam * A_t * A_t + lam * s * u - 2.0 * u * u
-    return out
+    return {"ww": dlam * (A_w * A_w), "wm": dlam * (A_w * A_m),
+            "wa": dlam * A_w * A_a + lam * s, "wt": dlam * A_w * A_t,
+            "mm": (dlam * s * s - 1.0) * inv_sigma * inv_sigma,
+            "ma": dlam * A_m * A_a - lam * c * inv_sigma,
+            "mt": dlam * A_m * A_t + (lam * s - 2.0 * u) * inv_sigma,
+            "aa": dlam * A_a * A_a + lam * A, "at": dlam * A_a * A_t - lam * c * u,
+            "tt": dlam * A_t * A_t + lam * s * u - 2.0 * u * u}
+
+
+def loglike_derivs(params, d: SelectionData, order: int = 2, llobs=None,
+                   per_obs: bool = False):
+    """The row-block kernel: ``(llobs, score, hessian)`` of the rows in ``d``.
+
+    ``llobs`` (n,) is the log-likelihood of each row in the original order
+    (taken as given when passed); for ``order >= 1`` the score is the
+    gradient ``[Z0'l_w0 + Z1'l_w1, X1'l_m, sum l_a, sum l_t]`` (``(k,)``), or
+    with ``per_obs`` the rows ``[z_i l_w, x_i l_m, l_a, l_t]`` (``(n, k)``;
+    outcome, athrho and lnsigma columns zero where ``s = 0``); for ``order
+    >= 2`` the Hessian (blocks ``g`` gamma, ``b`` beta, ``a`` athrho, ``t``
+    lnsigma)::
+
+        H_gg = Z0' diag(l_ww0) Z0 + Z1' diag(l_ww) Z1
+        H_gb = Z1' diag(l_wm) X1,  H_ga = Z1' l_wa,  H_gt = Z1' l_wt
+        H_bb = X1' diag(l_mm) X1,  H_ba = X1' l_ma,  H_bt = X1' l_mt
+        H_aa = sum l_aa,  H_at = sum l_at,  H_tt = sum l_tt
+
+    with the index derivatives of the module notes (else ``None``).
+    """
+    t = _terms(params, d)
+    mw0, _, u, _, _, A, _, lnsigma = t
+    if llobs is None:
+        llobs = np.empty(d.nobs)
+        llobs[~d.sel] = log_ndtr(mw0)
+        llobs[d.sel] = log_ndtr(A) - 0.5 * u * u - lnsigma - _HALF_LOG_2PI
+    if order == 0:
+        return llobs, None, None
+    (lam0, dlam0), (lam, dlam) = _lam_dlam(mw0), _lam_dlam(A)
+    lw0, lw1, lm, la, lt = _index_first(t, lam0, lam)
+    Z0, Z1, X1 = d.Z0, d.Z1, d.X1
+    kz, kx = d.k_select, d.k_outcome
+    if per_obs:
+        sc = np.zeros((d.nobs, kz + kx + 2))
+        sc[~d.sel, :kz] = Z0 * lw0[:, None]
+        rows = np.empty((Z1.shape[0], kz + kx + 2))
+        rows[:, :kz] = Z1 * lw1[:, None]
+        rows[:, kz:kz + kx] = X1 * lm[:, None]
+        rows[:, -2] = la
+        rows[:, -1] = lt
+        sc[d.sel] = rows
+    else:
+        sc = np.concatenate([Z0.T @ lw0 + Z1.T @ lw1, X1.T @ lm, [la.sum(), lt.sum()]])
+    if order < 2:
+        return llobs, sc, None
+    h = _index_second(t, lam, dlam)
+    gi, bi = slice(0, kz), slice(kz, kz + kx)
+    H = np.empty((kz + kx + 2, kz + kx + 2))
+    H[gi, gi] = (Z0.T * dlam0) @ Z0 + (Z1.T * h["ww"]) @ Z1
+    H[gi, bi] = (Z1.T * h["wm"]) @ X1
+    H[gi, -2] = Z1.T @ h["wa"]
+    H[gi, -1] = Z1.T @ h["wt"]
+    H[bi, bi] = (X1.T * h["mm"]) @ X1
+    H[bi, -2] = X1.T @ h["ma"]
+    H[bi, -1] = X1.T @ h["mt"]
+    H[-2, -2] = h["aa"].sum()
+    H[-2, -1] = h["at"].sum()
+    H[-1, -1] = h["tt"].sum()
+    iu = np.triu_indices_from(H, 1)  # the lower triangle from the upper one
+    H[(iu[1], iu[0])] = H[iu]
+    return llobs, sc, H
 
 
 # ---------------------------------------------------------------------------
@@ -267,84 +280,33 @@ def loglikeobs(params, endog, exog=None, endog_select=None, exog_select=None) ->
         ``X`` are ignored where ``s = 0``. Alternatively pass a
         :class:`SelectionData` as ``endog`` and nothing else.
     """
-    d = _data(endog, (exog, endog_select, exog_select))
-    ll0, ll1 = _loglike_parts(params, d)
-    out = np.empty(d.nobs)
-    out[~d.sel] = ll0
-    out[d.sel] = ll1
-    return out
+    return loglike_derivs(params, _data(endog, (exog, endog_select, exog_select)), 0)[0]
 
 
 def loglike(params, endog, exog=None, endog_select=None, exog_select=None) -> float:
     """Total log-likelihood, ``sum_i l_i``."""
-    d = _data(endog, (exog, endog_select, exog_select))
-    ll0, ll1 = _loglike_parts(params, d)
-    return float(ll0.sum() + ll1.sum())
+    return float(loglikeobs(params, endog, exog, endog_select, exog_select).sum())
 
 
 def score_obs(params, endog, exog=None, endog_select=None, exog_select=None) -> np.ndarray:
-    """Per-observation score, shape (n, k): row i is ``d l_i / d theta``.
-
-    ``[z_i l_w, x_i l_m, l_a, l_t]`` with the index derivatives of the module
-    notes; the outcome, athrho and lnsigma columns are zero where ``s = 0``.
-    """
+    """Per-observation score, shape (n, k): row i is ``d l_i / d theta``
+    (:func:`loglike_derivs` with ``per_obs``)."""
     d = _data(endog, (exog, endog_select, exog_select))
-    lw0, lw1, lm, la, lt = _index_first(params, d)
-    kz, kx = d.k_select, d.k_outcome
-    out = np.zeros((d.nobs, kz + kx + 2))
-    out[~d.sel, :kz] = d.Z0 * lw0[:, None]
-    sel_rows = np.empty((d.Z1.shape[0], kz + kx + 2))
-    sel_rows[:, :kz] = d.Z1 * lw1[:, None]
-    sel_rows[:, kz:kz + kx] = d.X1 * lm[:, None]
-    sel_rows[:, -2] = la
-    sel_rows[:, -1] = lt
-    out[d.sel] = sel_rows
-    return out
+    return loglike_derivs(params, d, 1, np.empty(d.nobs), per_obs=True)[1]
 
 
 def score(params, endog, exog=None, endog_select=None, exog_select=None) -> np.ndarray:
-    """Gradient of the total log-likelihood, shape (k,), in params order.
-
-    ``[Z0'l_w0 + Z1'l_w1, X1'l_m, sum l_a, sum l_t]``.
-    """
+    """Gradient of the total log-likelihood, shape (k,), in params order
+    (:func:`loglike_derivs`)."""
     d = _data(endog, (exog, endog_select, exog_select))
-    lw0, lw1, lm, la, lt = _index_first(params, d)
-    return np.concatenate([d.Z0.T @ lw0 + d.Z1.T @ lw1, d.X1.T @ lm,
-                           [la.sum(), lt.sum()]])
+    return loglike_derivs(params, d, 1, np.empty(d.nobs))[1]
 
 
 def hessian(params, endog, exog=None, endog_select=None, exog_select=None) -> np.ndarray:
-    """Hessian of the total log-likelihood, shape (k, k), in params order.
-
-    Blocks (``g`` gamma, ``b`` beta, ``a`` athrho, ``t`` lnsigma)::
-
-        H_gg = Z0' diag(l_ww0) Z0 + Z1' diag(l_ww) Z1
-        H_gb = Z1' diag(l_wm) X1,  H_ga = Z1' l_wa,  H_gt = Z1' l_wt
-        H_bb = X1' diag(l_mm) X1,  H_ba = X1' l_ma,  H_bt = X1' l_mt
-        H_aa = sum l_aa,  H_at = sum l_at,  H_tt = sum l_tt
-
-    with the second index derivatives of the module notes.
-    """
+    """Hessian of the total log-likelihood, shape (k, k), in params order
+    (blocks in :func:`loglike_derivs`)."""
     d = _data(endog, (exog, endog_select, exog_select))
-    h = _index_second(params, d)
-    kz, kx = d.k_select, d.k_outcome
-    Z0, Z1, X1 = d.Z0, d.Z1, d.X1
-    gi, bi = slice(0, kz), slice(kz, kz + kx)
-    H = np.empty((kz + kx + 2, kz + kx + 2))
-    H[gi, gi] = (Z0.T * h["ww0"]) @ Z0 + (Z1.T * h["ww"]) @ Z1
-    H[gi, bi] = (Z1.T * h["wm"]) @ X1
-    H[gi, -2] = Z1.T @ h["wa"]
-    H[gi, -1] = Z1.T @ h["wt"]
-    H[bi, bi] = (X1.T * h["mm"]) @ X1
-    H[bi, -2] = X1.T @ h["ma"]
-    H[bi, -1] = X1.T @ h["mt"]
-    H[-2, -2] = h["aa"].sum()
-    H[-2, -1] = h["at"].sum()
-    H[-1, -1] = h["tt"].sum()
-    # fill the lower triangle from the upper one
-    iu = np.triu_indices_from(H, 1)
-    H[(iu[1], iu[0])] = H[iu]
-    return H
+    return loglike_derivs(params, d, 2, np.empty(d.nobs))[2]
 
 
 # ---------------------------------------------------------------------------
