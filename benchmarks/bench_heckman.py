@@ -75,7 +75,7 @@ def main(argv=None):
     mod = Heckman(y, X, s, Z)
     start = mod.start_params
     t_ml, res2 = timed(lambda: mod.fit(start_params=start), args.repeat)
-    t_2s, _ = timed(lambda: Heckman(y, X, s, Z).fit(method="twostep"), args.repeat)
+    t_2s, _ = timed(lambda: Heckman(y, X, s, Z).fit_twostep(), args.repeat)
     print(f"econderiv  ML, whole fit (two-step start incl.): {t_full:8.3f} s  "
           f"llf {res.llf:.6f}  iterations {res.mle_retvals['iterations']}")
     print(f"econderiv  ML from the two-step start          : {t_ml:8.3f} s  llf {res2.llf:.6f}")

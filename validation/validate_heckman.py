@@ -58,7 +58,7 @@ def greene() -> list[Check]:
     mod = Heckman.from_formula("wage ~ exper + I(exper**2) + educ + city", df,
                                selection="lfp ~ age + I(age**2) + faminc + kids + educ")
     checks = []
-    ts = mod.fit(method="twostep")
+    ts = mod.fit_twostep()
     rows = [("Intercept", "-0.971", "2.06"), ("exper", "0.0211", "0.0625"),
             ("I(exper ** 2)", "0.000137", "0.00188"), ("educ", "0.417", "0.100"),
             ("city", "0.444", "0.316")]
@@ -100,7 +100,7 @@ def wooldridge() -> list[Check]:
     mod = Heckman.from_formula(
         "lwage ~ educ + exper + expersq", df,
         selection="inlf ~ educ + exper + expersq + nwifeinc + age + kidslt6 + kidsge6")
-    ts = mod.fit(method="twostep")
+    ts = mod.fit_twostep()
     checks = []
     for term, coef, se in [("Intercept", "-.578", ".305"), ("educ", ".109", ".0155"),
                            ("exper", ".0439", ".0163"), ("expersq", "-.000859", ".000439")]:
@@ -125,7 +125,7 @@ def cameron_trivedi() -> list[Check]:
         warnings.simplefilter("ignore")
         mod = Heckman.from_formula("lnmeddol ~ " + rhs, df, selection="binexp ~ " + rhs)
         ml = mod.fit()
-        ts = mod.fit(method="twostep")
+        ts = mod.fit_twostep()
     anc = ml.ancillary
     return [
         Check(CT, "n (year 2, educdec present)", 5574, mod.nobs, 0),
