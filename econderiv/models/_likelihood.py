@@ -465,6 +465,35 @@ class ExactLikelihoodResults(LikelihoodModelResults):
         H = self.model.hessian(np.asarray(self.params, float))
         return bool(np.all(np.isfinite(H)) and np.linalg.eigvalsh(H).max() < 0)
 
+    # -- the correlation (models with ``_rho_index``) ----------------------------
+    @property
+    def rho(self) -> float:
+        """``tanh(athrho)``."""
+        return float(np.tanh(np.asarray(self.params)[self.model._rho_index]))
+
+    @cached_property
+    def llf_restricted(self) -> float:
+        """Log-likelihood of the model with rho = 0 (the equations fitted apart)."""
+        return float(self.model.llf_restricted)
+
+    @property
+    def lr_test_rho(self):
+        """Likelihood-ratio test of rho = 0: chi2(1)."""
+        return _inference.lr_test(self.llf, self.llf_restricted, 1, "rho = 0")
+
+    @property
+    def wald_test_rho(self):
+        """Wald test of athrho = 0 with the fit's covariance: chi2(1)."""
+        return _inference.wald_test_zero(self.params, self.cov_params(),
+                                         [self.model._rho_index], "rho = 0")
+
+    @property
+    def rho_test(self):
+        """The test of rho = 0 that the covariance type allows: LR under the
+        model-based covariance, Wald under a robust or cluster one (as Stata)."""
+        return _inference.correlation_test(self, self.llf_restricted, self.model._rho_index,
+                                           "rho = 0")
+
     # -- ancillary parameters and tests -------------------------------------
     def ancillary_frame(self, alpha: float = 0.05) -> pd.DataFrame:
         """Natural-scale ancillary parameters: coefficient, delta-method std

@@ -157,10 +157,12 @@ class BivariateProbit(ExactLikelihoodModel):
         return self._indep
 
     @property
-    def llf_independent(self) -> float:
+    def llf_restricted(self) -> float:
         """Log-likelihood of the two separate probits (the model with rho = 0)."""
         f1, f2 = self._fit_independent()
         return float(f1[1] + f2[1])
+
+    llf_independent = llf_restricted
 
     @property
     def start_params(self) -> np.ndarray:
@@ -215,33 +217,9 @@ class BivariateProbitResults(ExactLikelihoodResults):
     """
 
     @property
-    def rho(self) -> float:
-        """``tanh(athrho)``."""
-        return float(np.tanh(np.asarray(self.params)[-1]))
-
-    @property
     def llf_independent(self) -> float:
-        """Log-likelihood of the restricted model rho = 0 (separate probits)."""
-        return self.model.llf_independent
-
-    llf_restricted = llf_independent
-
-    @property
-    def lr_test_rho(self):
-        """LR test of rho = 0 against the separate probits: chi2(1)."""
-        return _inference.lr_test(self.llf, self.llf_independent, 1, "rho = 0")
-
-    @property
-    def wald_test_rho(self):
-        """Wald test of athrho = 0 with the fit's covariance."""
-        return _inference.wald_test_zero(self.params, self.cov_params(), [len(self.params) - 1],
-                                         "rho = 0")
-
-    @property
-    def rho_test(self):
-        """The test of rho = 0 the covariance type allows (LR or Wald)."""
-        return _inference.correlation_test(self, self.llf_independent, len(self.params) - 1,
-                                           "rho = 0")
+        """Log-likelihood of the two separate probits (the model with rho = 0)."""
+        return self.llf_restricted
 
     def summary(self, alpha: float = 0.05):
         """statsmodels Summary: one block per equation, rho and the test of rho = 0."""

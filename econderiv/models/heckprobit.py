@@ -181,10 +181,12 @@ class HeckProbit(ExactLikelihoodModel):
         return self._indep
 
     @property
-    def llf_independent(self) -> float:
+    def llf_restricted(self) -> float:
         """Log-likelihood with rho = 0: selection probit + outcome probit on selected rows."""
         f1, f2 = self._fit_independent()
         return float(f1[1] + f2[1])
+
+    llf_independent = llf_restricted
 
     @property
     def start_params(self) -> np.ndarray:
@@ -233,33 +235,9 @@ class HeckProbitResults(ExactLikelihoodResults):
     """
 
     @property
-    def rho(self) -> float:
-        """``tanh(athrho)``."""
-        return float(np.tanh(np.asarray(self.params)[-1]))
-
-    @property
-    def llf_restricted(self) -> float:
-        """Log-likelihood of the model with rho = 0 (two separate probits)."""
-        return self.model.llf_independent
-
-    llf_independent = llf_restricted
-
-    @property
-    def lr_test_rho(self):
-        """LR test of rho = 0 against the separate probits: chi2(1)."""
-        return _inference.lr_test(self.llf, self.llf_restricted, 1, "rho = 0")
-
-    @property
-    def wald_test_rho(self):
-        """Wald test of athrho = 0 with the fit's covariance."""
-        return _inference.wald_test_zero(self.params, self.cov_params(), [len(self.params) - 1],
-                                         "rho = 0")
-
-    @property
-    def rho_test(self):
-        """The test of rho = 0 the covariance type allows (LR or Wald)."""
-        return _inference.correlation_test(self, self.llf_restricted, len(self.params) - 1,
-                                           "rho = 0")
+    def llf_independent(self) -> float:
+        """Log-likelihood of the two separate probits (the model with rho = 0)."""
+        return self.llf_restricted
 
     def summary(self, alpha: float = 0.05):
         """statsmodels Summary: outcome and selection blocks, rho, test of rho = 0."""

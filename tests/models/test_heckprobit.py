@@ -167,7 +167,9 @@ def test_outcome_missing_for_selected_rows_is_named():
     df.loc[i, "y"] = np.nan
     with pytest.raises(ValueError, match=r"the outcome 'y' for 2 selected rows"):
         HeckProbit.from_formula(OUTCOME, df, selection=SELECTION, missing="none")
-    m = HeckProbit.from_formula(OUTCOME, df, selection=SELECTION)
+    # dropping selected rows changes the selection equation's sample: warned, with the count
+    with pytest.warns(RuntimeWarning, match=r"2 selected rows \(s = 1\) have a missing outcome"):
+        m = HeckProbit.from_formula(OUTCOME, df, selection=SELECTION)
     assert m.n_dropped == 2 and m.nobs == 298
 
 
