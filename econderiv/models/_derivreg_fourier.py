@@ -77,12 +77,7 @@ def fit_fourier(spec, y, t, exog, h, snr=100.0, nfreq=None, max_fraction=0.25,
     q = exog.shape[1]
     p_band = nd + q + len(spec.nonlinear)  # theta without the constant
     n_band_params = p_band + m
-    nl_series = []
-    for tm in spec.nonlinear:
-        v = y
-        for _ in range(tm.k):
-            v = np.gradient(v, t)
-        nl_series.append(tm.func(v))
+    nl_series = [tm.func(K.differentiate_sampled(y, t, tm.k)) for tm in spec.nonlinear]
 
     def stack(a):
         return np.concatenate([a.real, a.imag], axis=0)

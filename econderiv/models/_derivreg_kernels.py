@@ -196,6 +196,15 @@ def integrate_sampled(y, t, times):
     return out
 
 
+def differentiate_sampled(y, t, k):
+    """``k``-th derivative of a signal sampled at ``t`` by ``k`` passes of
+    ``numpy.gradient`` (second-order differences, one-sided at the ends)."""
+    out = y
+    for _ in range(k):
+        out = np.gradient(out, t)
+    return out
+
+
 def cumtrapz0_adjoint(v, t):
     """``Q' v`` for the cumulative-trapezoid operator ``Q`` of :func:`cumtrapz0`.
 

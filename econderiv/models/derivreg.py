@@ -379,8 +379,8 @@ class DerivativeRegression:
             the random-walk part of integrated noise, see the notes).
             ``"oe"``: ``start_params`` (theta), ``x0`` (initial state),
             ``maxiter``; starts from the ``"integral"`` estimate.
-            ``"arimax"``: ``maxiter`` (white measurement noise is the noise
-            model; equation noise is not supported).
+            ``"arimax"``: ``maxiter``, ``noise`` (only ``"measurement"``:
+            white measurement noise; equation noise is not supported).
             ``"fourier"``: ``snr`` (band: ``|X|^2`` above ``snr`` times the
             noise floor, default 100), ``nfreq`` (fix the band to
             ``k = 1..nfreq``), ``max_fraction`` (cap as a fraction of the
@@ -450,7 +450,7 @@ class DerivativeRegression:
                     v = y
                 else:
                     if tm.k not in deriv_cache:
-                        deriv_cache[tm.k] = _gradient_k(y, t, tm.k)
+                        deriv_cache[tm.k] = K.differentiate_sampled(y, t, tm.k)
                     v = deriv_cache[tm.k]
                 cols.append(K.integrate_sampled(tm.func(v), t, m))
         X = np.column_stack(cols)
@@ -624,13 +624,6 @@ class DerivativeRegression:
         except Exception:  # pragma: no cover - e.g. an unstable fitted equation
             pass
         return res
-
-
-def _gradient_k(y, t, k):
-    out = y
-    for _ in range(k):
-        out = np.gradient(out, t)
-    return out
 
 
 def _initial_guess(y, t, m):
