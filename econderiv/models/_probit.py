@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import log_ndtr
 
-from econderiv.models._optim import DEFAULT_TOL, newton_linesearch
+from econderiv.models._optim import DEFAULT_TOL, inverse_information, newton_linesearch
 from econderiv.special import mills_ratio, mills_ratio_deriv
 
 __all__ = ["probit_loglike", "probit_score", "probit_hessian", "probit_fit"]
@@ -94,9 +94,7 @@ def probit_fit(s, Z, maxiter: int = 100):
     x, info = newton_linesearch(lambda g: -probit_loglike(g, s, Z) / n, score, start,
                                 hess=hess, disp=False, maxiter=maxiter,
                                 kwargs={"tol": DEFAULT_TOL / n})
-    H = probit_hessian(x, s, Z)
-    try:
-        cov = np.linalg.inv(-H)
-    except np.linalg.LinAlgError:  # separation: the information is singular
-        cov = np.full_like(H, np.nan)
-    return x, 0.5 * (cov + cov.T), probit_loglike(x, s, Z), bool(info["converged"])
+    cov = inverse_information(probit_hessian(x, s, Z))  # None: separation
+    if cov is None:
+        cov = np.full((Z.shape[1], Z.shape[1]), np.nan)
+    return x, cov, probit_loglike(x, s, Z), bool(info["converged"])
