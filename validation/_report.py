@@ -1,14 +1,29 @@
 """Side-by-side comparison rows for the validation report.
 
-Each ``validation/validate_*.py`` script defines ``run() -> list[Check]``;
+Each ``validation/validate_*.py`` script defines ``GROUPS`` (a list of
+:class:`Group`) and ``run(full=False, skipped=None) -> list[Check]``;
 ``run_all.py`` collects them, prints one table and exits non-zero if any
-check fails. A script can also be run alone (``python validation/x.py``).
+check fails. A script can also be run alone (``python validation/x.py
+[--full]``).
+
+Two kinds of group:
+
+* the default run compares econderiv only with **published numbers** (a
+  paper's table, a manual, a peer's recorded output), each cited to its
+  table, example or file;
+* ``full_only`` groups are **independent re-computations** (a reference fit
+  with numerical derivatives, a Monte Carlo study, a live statsmodels fit, a
+  global search): slower, and not published numbers, so they run only with
+  ``--full``.
 """
 
 from __future__ import annotations
 
 import math
+import sys
+import time
 from dataclasses import dataclass
+from typing import Callable
 
 
 @dataclass
@@ -56,6 +71,55 @@ def format_table(checks: list[Check]) -> str:
             f"{abs(c.computed - c.published):>10.2e} {c.tol:>9.1e}  {'yes' if c.ok else 'NO'}"
             + (f"  ({c.note})" if c.note else ""))
     return "\n".join(lines)
+
+
+@dataclass
+class Group:
+    """A named group of checks: ``func()`` returns a list of :class:`Check`.
+
+    ``full_only`` groups (independent re-computations, not published
+    numbers) run only with ``--full``; ``cost`` says roughly how long they
+    take, for the message that lists them when skipped.
+    """
+
+    name: str
+    func: Callable[[], list]
+    full_only: bool = False
+    cost: str = ""
+
+
+def progress(text: str) -> None:
+    """Print a progress line at once (the report is long-running)."""
+    print(text, flush=True)
+
+
+def run_groups(groups: list[Group], full: bool = False,
+               skipped: list | None = None) -> list[Check]:
+    """Run the groups in order, announcing each as it starts.
+
+    Groups that are ``full_only`` are skipped unless ``full``; their names
+    are appended to ``skipped`` (if given).
+    """
+    checks: list[Check] = []
+    for g in groups:
+        if g.full_only and not full:
+            progress(f"  skipped (needs --full): {g.name}" + (f" [{g.cost}]" if g.cost else ""))
+            if skipped is not None:
+                skipped.append(g.name + (f" [{g.cost}]" if g.cost else ""))
+            continue
+        progress(f"  running: {g.name} ...")
+        t0 = time.perf_counter()
+        out = g.func()
+        progress(f"    {len(out)} checks in {time.perf_counter() - t0:.1f} s")
+        checks += out
+    return checks
+
+
+def script_main(groups: list[Group], argv: list[str] | None = None) -> int:
+    """Command line of a single script: ``[--full]``."""
+    argv = sys.argv[1:] if argv is None else argv
+    full = "--full" in argv
+    return main(run_groups(groups, full=full))
 
 
 def main(checks: list[Check]) -> int:

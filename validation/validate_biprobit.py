@@ -20,6 +20,9 @@ BFGS optimizer, on standardized regressors (mapped back; see
 :class:`_Unscaled` for its numerical Hessian). Agreement is to the accuracy
 of those numerical derivatives. The reference fits take minutes (thousands
 of evaluations of scipy's CDF); econderiv's take well under a second.
+
+Being independent re-computations, not published numbers, both groups run
+only with ``--full`` (``run_all.py --full``, or this file with ``--full``).
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ import pandas as pd
 from scipy import special, stats
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _report import Check, main  # noqa: E402
+from _report import Check, Group, run_groups, script_main  # noqa: E402
 
 from econderiv import datasets  # noqa: E402
 from econderiv.models.biprobit import BivariateProbit  # noqa: E402
@@ -216,9 +219,18 @@ def heckprobit() -> list[Check]:
     return _compare(SRC_HP, res, ref, mod.param_names)
 
 
-def run() -> list[Check]:
-    return biprobit() + heckprobit()
+GROUPS = [
+    Group("bivariate probit, k401ksubs, vs GenericLikelihoodModel + scipy CDF", biprobit,
+          full_only=True, cost="minutes: reference fit with numerical derivatives"),
+    Group("probit with selection, k401ksubs, vs GenericLikelihoodModel + scipy CDF",
+          heckprobit, full_only=True,
+          cost="minutes: reference fit with numerical derivatives"),
+]
+
+
+def run(full: bool = False, skipped: list | None = None) -> list[Check]:
+    return run_groups(GROUPS, full, skipped)
 
 
 if __name__ == "__main__":
-    sys.exit(main(run()))
+    sys.exit(script_main(GROUPS))

@@ -21,7 +21,8 @@ Sources
   6.4e-8) and with logpopul rounded to float32 as Stata stored it.
   Stata's ``margins`` differentiates numerically; for the last outcome its
   effects differ from the analytic ones by up to 1.6e-7.
-* statsmodels ``MNLogit.fit(method="newton")`` on anes96, womenlf
+* (``--full`` only: live fits, an independent re-computation rather than a
+  published number) statsmodels ``MNLogit.fit(method="newton")`` on anes96, womenlf
   (``partic ~ hincome + children``) and fishing (``mode ~ income``, income in
   raw units). On fishing statsmodels' quasi-Newton and Nelder-Mead fits fail
   (its ``cdf`` overflows in ``exp`` for income * beta, lbfgs stops at the
@@ -40,7 +41,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _report import Check, main  # noqa: E402
+from _report import Check, Group, run_groups, script_main  # noqa: E402
 
 STATA = "Stata mlogit (sm test suite)"
 
@@ -115,13 +116,13 @@ def _vs_statsmodels(source, ours, ref, names) -> list[Check]:
     return checks
 
 
-def run() -> list[Check]:
+def statsmodels_checks() -> list[Check]:
+    """Live statsmodels Newton fits (an independent re-computation)."""
     import statsmodels.api as sm
 
     from econderiv import MNLogit, datasets
 
-    checks = _stata_checks()
-
+    checks = []
     data = sm.datasets.anes96.load()
     exog = sm.add_constant(np.asarray(data.exog, dtype=float), prepend=False)
     endog = np.asarray(data.endog)
@@ -150,5 +151,17 @@ def run() -> list[Check]:
     return checks
 
 
+GROUPS = [
+    Group("Stata mlogit on anes96 (statsmodels/discrete/tests/results/results_discrete.py, "
+          "Anes.mnlogit_basezero)", _stata_checks),
+    Group("live statsmodels MNLogit Newton fits on anes96, womenlf, fishing",
+          statsmodels_checks, full_only=True, cost="about 1 s"),
+]
+
+
+def run(full: bool = False, skipped: list | None = None) -> list[Check]:
+    return run_groups(GROUPS, full, skipped)
+
+
 if __name__ == "__main__":
-    sys.exit(main(run()))
+    sys.exit(script_main(GROUPS))

@@ -36,7 +36,7 @@ from scipy import special as sc
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _report import Check, main  # noqa: E402
+from _report import Check, Group, run_groups, script_main  # noqa: E402
 
 from econderiv.special import (bvn_cdf, bvn_logcdf, mills_ratio,  # noqa: E402
                                mills_ratio_deriv)
@@ -104,9 +104,15 @@ def mills_checks() -> list[Check]:
     return out
 
 
-def run() -> list[Check]:
-    return bvn_checks() + mills_checks()
+GROUPS = [
+    Group("bivariate normal CDF: Sheppard, Owen, limits, issue 2", bvn_checks),
+    Group("inverse Mills ratio: closed forms, asymptotic series", mills_checks),
+]
+
+
+def run(full: bool = False, skipped: list | None = None) -> list[Check]:
+    return run_groups(GROUPS, full, skipped)
 
 
 if __name__ == "__main__":
-    sys.exit(main(run()))
+    sys.exit(script_main(GROUPS))
