@@ -12,7 +12,8 @@ import pytest
 import statsmodels.api as sm
 from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationWarning
 
-import econderiv.models.mnlogit as mn
+import econderiv.models._likelihood as likelihood
+import econderiv.models._mnlogit_kernels as kernels
 from econderiv import datasets
 from econderiv.models.mnlogit import (BohningBound, MNLogit, bohning_bound, fit_bohning,
                                       mnlogit_block, mnlogit_hessian, mnlogit_loglike_score)
@@ -115,7 +116,7 @@ def test_block_kernel_adds_over_partitions():
     assert np.isclose(sum(p[0] for p in parts), ll, rtol=1e-13)
     np.testing.assert_allclose(sum(p[1] for p in parts), g, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(sum(p[2] for p in parts), hp, rtol=1e-12, atol=1e-12)
-    H = mn._unpack_blocks(hp, 4, 4)
+    H = kernels._unpack_blocks(hp, 4, 4)
     np.testing.assert_allclose(H, mnlogit_hessian(X, y, beta), rtol=1e-12, atol=1e-10)
     np.testing.assert_array_equal(H, H.T)
 
@@ -124,7 +125,7 @@ def test_chunks_and_threads_do_not_change_results(monkeypatch):
     X, y, beta = simulate(9000, 3, 4, seed=5)
     ll1, g1 = mnlogit_loglike_score(X, y, beta, chunksize=7)
     h1 = mnlogit_hessian(X, y, beta, chunksize=11)
-    monkeypatch.setattr(mn, "N_THREADS", 2)
+    monkeypatch.setattr(likelihood, "N_THREADS", 2)
     ll2, g2 = mnlogit_loglike_score(X, y, beta)
     h2 = mnlogit_hessian(X, y, beta)
     assert np.isclose(ll1, ll2, rtol=1e-13)
@@ -216,9 +217,14 @@ def test_subsample_hessian_path_reaches_the_same_optimum():
     assert exact["converged"]
     assert abs(res.llf - exact["llf"]) <= 1e-12 * abs(exact["llf"])
     np.testing.assert_allclose(np.asarray(res.params), exact["params"], atol=1e-7)
-    # the reported covariance is the inverse of the full Hessian at the estimate
+    # the reported covariance is the inverse of the full Hessian at the last
+    # Newton iterate (before the final step, as statsmodels' newton), within
+    # the order of that step of the Hessian at the estimate
+    H0 = model.hessian(res.mle_retvals["hessian_at"])
+    np.testing.assert_allclose(res.cov_params(), np.linalg.inv(-H0), rtol=1e-10)
     H = model.hessian(np.asarray(res.params).ravel(order="F"))
-    np.testing.assert_allclose(res.cov_params(), np.linalg.inv(-H), rtol=1e-10)
+    np.testing.assert_allclose(np.asarray(res.bse).ravel(order="F"),
+                               np.sqrt(np.diag(np.linalg.inv(-H))), rtol=1e-6)
 
 
 def test_fit_bohning_without_hessian(anes):
@@ -373,7 +379,7 @@ def test_cluster_with_string_groups_and_errors(anes):
     assert res.n_groups == 7
     with pytest.raises(ValueError, match="groups"):
         MNLogit(endog, exog).fit(disp=0, cov_type="cluster")
-    with pytest.raises(ValueError, match="944 rows"):
+    with pytest.raises(ValueError, match="5 entries but the model has 944"):
         MNLogit(endog, exog).fit(disp=0, cov_type="cluster", cov_kwds={"groups": groups[:5]})
 
 
@@ -424,7 +430,7 @@ def test_bad_params_and_options(anes):
     with pytest.raises(ValueError, match="accelerate"):
         model.fit(method="newton", accelerate=False, disp=0)
     with pytest.raises(TypeError, match="unexpected"):
-        model.fit(disp=0, gtol=1e-3)
+        model.fit(disp=0, weights=np.ones(944))
 
 
 def test_nonconvergence_warning(anes):
@@ -467,3 +473,195 @@ def test_pandas_in_pandas_out(anes_sm):
     pd.testing.assert_index_equal(res.params.columns, ref.params.columns)
     pd.testing.assert_index_equal(res.cov_params().index, ref.cov_params().index)
     assert isinstance(res.predict(exog.iloc[:5]), pd.DataFrame)
+
+
+# ---------------------------------------------------------------------------
+# issue 9: one fit API (method = optimizer, shared keywords), defects 8, 9,
+# 11, 12, 13
+# ---------------------------------------------------------------------------
+
+
+def test_help_shows_econderivs_fit_docstring():
+    import pydoc
+
+    text = pydoc.render_doc(MNLogit.fit, renderer=pydoc.plaintext)
+    assert "bohning" in text and "(default)" in text
+    assert "newton_trust" in text and "accelerate" in text
+    # statsmodels' docstring names newton as the default
+    assert "default is Newton" not in text and "'newton' for Newton-Raphson" not in text
+    assert MNLogit.fit.__doc__ is not None
+    assert MNLogit.fit.__doc__ != sm.MNLogit.fit.__doc__
+
+
+def test_unknown_keyword_and_method_name_the_valid_ones(anes):
+    endog, exog = anes
+    model = MNLogit(endog, exog)
+    with pytest.raises(TypeError, match=r"\['weights'\].*accelerate.*start_params"):
+        model.fit(weights=np.ones(944))
+    with pytest.raises(TypeError, match="did you mean 'maxiter'"):
+        model.fit(maxitr=5)
+    with pytest.raises(ValueError, match="did you mean 'newton'.*bohning"):
+        model.fit(method="newtn")
+    # an lbfgs keyword is valid for lbfgs only
+    with pytest.raises(TypeError, match="pgtol"):
+        model.fit(pgtol=1e-8)
+    with pytest.raises(ValueError, match="tol does not apply to method='nm'"):
+        model.fit(method="nm", tol=1e-8)
+    with pytest.raises(ValueError, match="unknown cov_type"):
+        model.fit(cov_type="HC9")
+
+
+@pytest.mark.parametrize("maxiter", [0, -1])
+@pytest.mark.parametrize("method", ["bohning", "newton", "newton_trust"])
+def test_maxiter_must_be_positive(anes, maxiter, method):
+    endog, exog = anes
+    with pytest.raises(ValueError, match="maxiter must be at least 1"):
+        MNLogit(endog, exog).fit(method=method, maxiter=maxiter)
+
+
+def test_disp_defaults_to_false(anes, capsys):
+    endog, exog = anes
+    MNLogit(endog, exog).fit()
+    MNLogit(endog, exog).fit(method="newton")
+    assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize("method", ["newton_trust", "newton_linesearch"])
+def test_econderiv_newton_methods(anes, anes_sm, method):
+    endog, exog = anes
+    res = MNLogit(endog, exog).fit(method=method)
+    assert res.mle_retvals["converged"]
+    np.testing.assert_allclose(res.params, anes_sm.params, rtol=1e-9, atol=1e-11)
+    np.testing.assert_allclose(res.bse, anes_sm.bse, rtol=1e-8)
+
+
+def test_summary_after_remove_data(anes, anes_ed):
+    res = MNLogit(*anes).fit()
+    res.remove_data()
+    text = res.summary().as_text()
+    assert "MNLogit Regression Results" in text
+    assert res.llnull == pytest.approx(anes_ed.llnull, rel=1e-14)
+
+
+def test_huge_regressor_says_what_is_wrong(capfd):
+    X, y, _ = simulate(200, 3, 3, seed=50)
+    df = pd.DataFrame(X, columns=["const", "age", "x"])
+    df.loc[7, "x"] = 1e300
+    with pytest.raises(ValueError, match=r"column 'x' has values up to 1e\+300.*rescale") as e:
+        MNLogit(y, df)
+    assert "rank deficient" not in str(e.value) and "'age'" not in str(e.value)
+    with pytest.raises(ValueError, match="column 'x'"):
+        MNLogit(y, df, check_rank=False)
+    err = capfd.readouterr().err
+    assert "DLASCL" not in err and "illegal value" not in err
+
+
+def test_default_fit_reaches_newton_precision(anes):
+    endog, exog = anes
+    model = MNLogit(endog, exog)
+    ref = model.fit(method="newton_linesearch", tol=1e-30, maxiter=200)
+    res = model.fit()
+    rel = np.max(np.abs(np.asarray(res.params) - np.asarray(ref.params))
+                 / np.asarray(ref.bse))
+    assert rel < 1e-9, rel            # was ~1e-6 standard errors (1e-7 relative)
+    assert np.max(np.abs(np.asarray(res.params) / np.asarray(ref.params) - 1)) < 1e-9
+    # llf is the sum of loglikeobs to the last bit, as in statsmodels
+    assert model.loglikeobs(res.params).sum() == res.llf
+
+
+def test_cluster_errors_are_clear(anes):
+    endog, exog = anes
+    model = MNLogit(endog, exog)
+    with pytest.raises(ValueError, match="needs the cluster of every row"):
+        model.fit(cov_type="cluster")
+    with pytest.raises(ValueError, match="at least two clusters"):
+        model.fit(cov_type="cluster", cov_kwds={"groups": np.zeros(944)})
+    with pytest.raises(ValueError, match="3 entries but the model has 944"):
+        model.fit(cov_type="cluster", cov_kwds={"groups": [1, 2, 3]})
+
+
+def test_cluster_groups_for_all_rows_before_missing_were_dropped():
+    X, y, _ = simulate(300, 3, 3, seed=51)
+    df = pd.DataFrame(X, columns=["const", "a", "b"])
+    df.loc[[4, 9], "b"] = np.nan
+    groups = np.arange(300) % 13
+    res = MNLogit(y, df, missing="drop").fit(cov_type="cluster",
+                                             cov_kwds={"groups": groups})
+    keep = df.notna().all(axis=1).to_numpy()
+    ref = MNLogit(y[keep], df[keep]).fit(cov_type="cluster",
+                                         cov_kwds={"groups": groups[keep]})
+    np.testing.assert_allclose(res.bse, ref.bse, rtol=1e-12)
+
+
+def _sm_margins(res, **kw):
+    """statsmodels' own get_margeff on econderiv's fitted results."""
+    from statsmodels.discrete.discrete_margins import DiscreteMargins
+
+    return DiscreteMargins(res._results, (), kw)
+
+
+@pytest.mark.parametrize("at", ["overall", "mean", "median", "zero"])
+@pytest.mark.parametrize("method", ["dydx", "eydx"])
+def test_margins_by_blocks_equal_statsmodels(anes_ed, at, method):
+    me = anes_ed.get_margeff(at=at, method=method)
+    ref = _sm_margins(anes_ed, at=at, method=method)
+    assert type(me).__name__ == "MNLogitMargins"
+    np.testing.assert_allclose(me.margeff, ref.margeff, rtol=1e-10, atol=1e-14)
+    # statsmodels differentiates by complex step: the same Jacobian
+    np.testing.assert_allclose(me.margeff_se, ref.margeff_se, rtol=1e-9)
+    np.testing.assert_allclose(me.margeff_cov, ref.margeff_cov, rtol=1e-8, atol=1e-18)
+    pd.testing.assert_frame_equal(me.summary_frame(), ref.summary_frame(), rtol=1e-8)
+    assert me.summary().as_text() == ref.summary().as_text()
+
+
+@pytest.mark.parametrize("method", ["dyex", "eyex"])
+def test_margins_elasticities_against_numerical_jacobian(method):
+    from statsmodels.tools.numdiff import approx_fprime_cs
+
+    X, y, _ = simulate(400, 3, 4, seed=52)
+    X[:, 1] += 3.0
+    res = MNLogit(y, X).fit()
+    beta = np.asarray(res.params)
+    base = sm.MNLogit(y, X)   # statsmodels' dydx per row, transformed by hand
+
+    def effects(b):
+        b = b.reshape(3, 3, order="F")
+        d = base._derivative_exog(b, X, "dydx").reshape(400, 3, 4, order="F")
+        if method.startswith("ey"):
+            d = d / base.predict(b, X)[:, None, :]
+        return (d * X[:, :, None]).mean(0)[1:].ravel(order="F")
+
+    me = res.get_margeff(method=method)
+    flat = beta.ravel(order="F")
+    np.testing.assert_allclose(me.margeff.ravel(order="F"), effects(flat), rtol=1e-12)
+    jac = approx_fprime_cs(flat, effects)
+    np.testing.assert_allclose(me.margeff_cov, jac @ res.cov_params().to_numpy()
+                               if hasattr(res.cov_params(), "to_numpy")
+                               else jac @ res.cov_params() @ jac.T, rtol=1e-9)
+
+
+def test_margins_memory_is_block_sized():
+    import tracemalloc
+
+    def peak(n):
+        X, y, _ = simulate(n, 6, 5, seed=53)
+        res = MNLogit(y, X).fit()
+        tracemalloc.start()
+        me = res.get_margeff()
+        me.summary_frame()
+        _, top = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        assert me.margeff.shape == (5, 5)
+        return top, X.nbytes
+
+    small, _ = peak(40000)
+    large, data = peak(160000)
+    # statsmodels' code holds complex n x p x J arrays per parameter (many
+    # times the data); by blocks the peak does not grow with n
+    assert large < 1.3 * small and large < 24 * 2**20, (small, large, data)
+
+
+def test_margins_fall_back_to_statsmodels_for_dummies(anes_ed):
+    me = anes_ed.get_margeff(dummy=True)
+    ref = _sm_margins(anes_ed, dummy=True)
+    np.testing.assert_allclose(me.margeff, ref.margeff, rtol=1e-12)
