@@ -37,6 +37,7 @@ The kernels (simulation, sensitivities, discretisation, transforms) are in
 
 from __future__ import annotations
 
+import functools
 import inspect
 import re
 import warnings
@@ -396,8 +397,7 @@ class DerivativeRegression:
         if method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {method!r}")
         fitter = getattr(self, f"_fit_{method}")
-        # the method's keywords are its fitter's parameters
-        check_keywords(kwargs, inspect.signature(fitter).parameters,
+        check_keywords(kwargs, _fit_keywords(method),
                        f"DerivativeRegression.fit(method={method!r})")
         if "maxiter" in kwargs:
             kwargs["maxiter"] = check_maxiter(kwargs["maxiter"])
@@ -624,6 +624,13 @@ class DerivativeRegression:
         except Exception:  # pragma: no cover - e.g. an unstable fitted equation
             pass
         return res
+
+
+@functools.cache
+def _fit_keywords(method):
+    """The keywords of ``fit(method)``: the parameters of its ``_fit_<method>``."""
+    fitter = getattr(DerivativeRegression, f"_fit_{method}")
+    return tuple(inspect.signature(fitter).parameters)[1:]  # drop self
 
 
 def _initial_guess(y, t, m):
