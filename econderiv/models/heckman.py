@@ -242,9 +242,8 @@ class Heckman(ExactLikelihoodModel):
                             global_search, kwargs)
 
     fit.__doc__ = ExactLikelihoodModel.fit.__doc__.replace(
-        "(default: ``model.start_params``)",
-        "(default: the two-step estimates, rho clamped into (-0.99, 0.99)); Heckman's "
-        "two-step estimator is :meth:`fit_twostep`")
+        "Hessian.\n", "Hessian.\n\n        The default start is the two-step estimate (rho clamped into "
+        "(-0.99, 0.99)).\n        Heckman's two-step estimator is :meth:`fit_twostep`.\n", 1)
 
     def fit_twostep(self, cov_type: str = "nonrobust", **kwargs) -> "HeckmanTwoStepResults":
         """Heckman's two-step estimator: probit, then OLS with the inverse Mills ratio.

@@ -556,7 +556,8 @@ def test_outcome_missing_for_selected_rows():
     y.iloc[first_sel] = np.nan
     with pytest.raises(ValueError, match=r"outcome 'wage' for 2 selected rows"):
         Heckman(y, X, s, Z)
-    mod = Heckman(y, X, s, Z, missing="drop")
+    with pytest.warns(RuntimeWarning, match="2 selected rows"):
+        mod = Heckman(y, X, s, Z, missing="drop")
     assert mod.n_dropped == 2 and mod.nobs == 98
 
 
@@ -686,3 +687,246 @@ def test_other_optimizers_reach_the_same_maximum(wooldridge, optimizer):
     # BFGS stops at statsmodels' gradient tolerance, well inside sampling error
     dist = np.max(np.abs(np.asarray(res.params) - np.asarray(ref.params)) / np.asarray(ref.bse))
     assert dist < (1e-2 if optimizer == "bfgs" else 1e-5)
+
+
+# ---------------------------------------------------------------------------
+# defects of issue 9 (each failed before the move onto the shared core)
+# ---------------------------------------------------------------------------
+
+def _mroz87():
+    df = datasets.load("mroz87")
+    df["kids"] = (df.kids5 + df.kids618 > 0).astype(float)
+    return df
+
+
+GREENE_OUT = "wage ~ exper + I(exper**2) + educ + city"
+GREENE_SEL = "lfp ~ age + I(age**2) + faminc + kids + educ"
+
+
+def test_wald_test_terms_labels_match_the_tested_parameters(greene_ml):
+    # defect 1: the row "educ" reported selection:faminc's chi2 (1.65)
+    table = greene_ml.wald_test_terms().table
+    t = greene_ml.tvalues
+    assert list(table.index[:6]) == ["selection:Intercept", "selection:age",
+                                     "selection:I(age ** 2)", "selection:faminc",
+                                     "selection:kids", "selection:educ"]
+    assert list(table.index[6:]) == ["outcome:Intercept", "outcome:exper",
+                                     "outcome:I(exper ** 2)", "outcome:educ", "outcome:city"]
+    for name in table.index:
+        assert table.loc[name, "statistic"] == pytest.approx(t[name] ** 2, rel=1e-10), name
+    assert table.loc["outcome:educ", "statistic"] == pytest.approx(38.9, abs=0.05)
+    assert table.loc["selection:faminc", "statistic"] == pytest.approx(1.65, abs=0.05)
+
+
+def test_wald_test_terms_groups_the_levels_of_a_categorical():
+    df = _mroz87()
+    df["educ_c"] = pd.cut(df.educ, [0, 11, 12, 20], labels=["lt12", "12", "gt12"])
+    res = Heckman.from_formula("wage ~ exper + C(educ_c)", df, selection=GREENE_SEL).fit()
+    table = res.wald_test_terms().table
+    assert table.loc["outcome:C(educ_c)", "df_constraint"] == 2
+    wt = res.wald_test("outcome:C(educ_c)[T.12] = 0, outcome:C(educ_c)[T.gt12] = 0",
+                       scalar=True)
+    assert table.loc["outcome:C(educ_c)", "statistic"] == pytest.approx(float(wt.statistic))
+
+
+def test_subset_is_by_index_label():
+    # defect 2: subset= was applied by position
+    df = _mroz87().sample(frac=1.0, random_state=3)   # labels no longer positions
+    labels = [i for i in range(753) if i % 4]
+    mod = Heckman.from_formula(GREENE_OUT, df, selection=GREENE_SEL, subset=labels)
+    ref = Heckman.from_formula(GREENE_OUT, df[df.index.isin(labels)], selection=GREENE_SEL)
+    assert mod.nobs == len(labels) == ref.nobs
+    assert sorted(mod.row_labels) == labels
+    res = mod.fit()
+    assert res.converged and res.llf == pytest.approx(ref.fit().llf, rel=1e-12)
+    # a boolean Series is aligned by label too
+    mask = pd.Series(df.index.isin(labels), index=df.index).sort_index()
+    by_mask = Heckman.from_formula(GREENE_OUT, df, selection=GREENE_SEL, subset=mask)
+    assert sorted(by_mask.row_labels) == labels
+    with pytest.raises(ValueError, match="not in the index"):
+        Heckman.from_formula(GREENE_OUT, df, selection=GREENE_SEL, subset=[0, 10_000])
+
+
+def test_rho_interval_is_tanh_of_the_athrho_interval():
+    # defect 3: the interval rho +- 1.96 se reached past 1 (here to 1.10)
+    y, X, s, Z = simulate(n=250, rho=0.85, sigma=1.0, seed=13)
+    res = Heckman(y, X, s, Z).fit()
+    assert res.converged and res.hessian_negdef
+    anc = res.ancillary
+    lo, hi = anc.loc["rho", "[0.025"], anc.loc["rho", "0.975]"]
+    se = anc.loc["rho", "std err"]
+    assert res.rho + 1.96 * se > 1            # the symmetric interval leaves [-1, 1]
+    a_lo, a_hi = np.asarray(res.conf_int().loc["athrho"])
+    assert (lo, hi) == pytest.approx((np.tanh(a_lo), np.tanh(a_hi)), rel=1e-12)
+    assert -1 < lo < res.rho < hi < 1
+    s_lo, s_hi = np.asarray(res.conf_int().loc["lnsigma"])
+    assert (anc.loc["sigma", "[0.025"], anc.loc["sigma", "0.975]"]) == pytest.approx(
+        (np.exp(s_lo), np.exp(s_hi)), rel=1e-12)
+
+
+def test_robust_and_cluster_fits_report_a_wald_test_of_rho_and_the_clusters(greene):
+    # defect 4: the summary printed the LR test and no number of clusters
+    groups = np.arange(int(greene.nobs)) // 3
+    cl = greene.fit(cov_type="cluster", cov_kwds={"groups": groups})
+    test = cl.rho_test
+    assert test.kind == "Wald"
+    assert test.statistic == pytest.approx((cl.params["athrho"] / cl.bse["athrho"]) ** 2)
+    text = str(cl.summary())
+    assert "Wald test of indep. eqns. (rho = 0)" in text and "LR test" not in text
+    assert "No. Clusters:" in text and f"{int(np.ceil(greene.nobs / 3))}" in text
+    assert cl.n_groups == 251
+    hc0 = greene.fit(cov_type="HC0")
+    assert hc0.rho_test.kind == "Wald" and "Wald test" in str(hc0.summary())
+    assert greene.fit().rho_test.kind == "LR"
+
+
+def test_outcome_regressor_missing_where_unselected_is_accepted():
+    # defect 5: statsmodels' MissingDataError
+    df = _mroz87()
+    unsel = np.flatnonzero(df.lfp == 0)[:50]
+    holed = df.copy()
+    holed.loc[holed.index[unsel], "city"] = np.nan
+    holed.loc[holed.index[unsel[:10]], "exper"] = np.nan
+    mod = Heckman.from_formula(GREENE_OUT, holed, selection=GREENE_SEL)
+    ref = Heckman.from_formula(GREENE_OUT, df, selection=GREENE_SEL)
+    assert mod.nobs == 753 and mod.n_dropped == 0
+    res, r0 = mod.fit(), ref.fit()
+    np.testing.assert_allclose(res.params, r0.params, rtol=1e-10)
+    np.testing.assert_allclose(res.bse, r0.bse, rtol=1e-8)
+    xb = res.predict(which="xb")
+    assert xb.iloc[unsel].isna().all() and xb.notna().sum() == 753 - 50
+    me = res.get_margeff("ycond")
+    assert me.n_used == 753 - 50
+    # arrays, with the default missing="none"
+    y, X, s, Z = simulate(n=400, seed=61)
+    X[np.flatnonzero(s == 0)[:5], 1] = np.nan
+    assert Heckman(y, X, s, Z).nobs == 400
+    X[np.flatnonzero(s == 1)[:1], 1] = np.nan
+    with pytest.raises(ValueError, match=r"outcome regressors of selected rows: x1 \(1 rows\)"):
+        Heckman(y, X, s, Z)
+
+
+def test_formula_results_pickle_and_save(greene, greene_ml, tmp_path):
+    # defect 6: patsy's NotImplementedError
+    import pickle
+
+    df = _mroz87()
+    back = pickle.loads(pickle.dumps(greene_ml))
+    np.testing.assert_array_equal(back.params, greene_ml.params)
+    np.testing.assert_allclose(back.predict(df.iloc[:4], which="ycond"),
+                               greene_ml.predict(df.iloc[:4], which="ycond"), rtol=1e-13)
+    assert back.llf == pytest.approx(greene_ml.llf, rel=1e-14)
+    assert list(back.wald_test_terms().table.index) == list(
+        greene_ml.wald_test_terms().table.index)
+    path = tmp_path / "heckman.pickle"
+    greene_ml.save(str(path))
+    from statsmodels.iolib.smpickle import load_pickle
+    loaded = load_pickle(str(path))
+    assert "outcome: wage" in str(loaded.summary())
+    two = pickle.loads(pickle.dumps(greene.fit_twostep()))
+    assert two.params.index[-1] == "lambda"
+    assert two.predict(df.iloc[:3], which="psel").shape == (3,)
+
+
+def test_cluster_groups_given_for_all_rows_are_aligned_after_dropping():
+    # defect 7: "The weights and list don't have the same length"
+    df = _mroz87()
+    df.index = [f"w{i}" for i in range(len(df))]
+    df.loc[df.index[[3, 40, 500]], "faminc"] = np.nan    # dropped: selection regressor
+    groups = pd.Series(np.arange(len(df)) // 4, index=df.index)
+    mod = Heckman.from_formula(GREENE_OUT, df, selection=GREENE_SEL)
+    assert mod.nobs == 750
+    kept = groups.loc[mod.row_labels]
+    ref = mod.fit(cov_type="cluster", cov_kwds={"groups": kept.to_numpy()})
+    for g in (groups, groups.to_numpy(), groups.sample(frac=1.0, random_state=1)):
+        res = mod.fit(cov_type="cluster", cov_kwds={"groups": g})
+        np.testing.assert_allclose(res.bse, ref.bse, rtol=1e-12)
+        assert res.n_groups == ref.n_groups == kept.nunique()
+    with pytest.raises(ValueError, match="needs the cluster of every row"):
+        mod.fit(cov_type="cluster")
+    with pytest.raises(ValueError, match="at least two clusters"):
+        mod.fit(cov_type="cluster", cov_kwds={"groups": np.zeros(750)})
+    with pytest.raises(ValueError, match="groups has 10 entries"):
+        mod.fit(cov_type="cluster", cov_kwds={"groups": np.arange(10)})
+
+
+def test_huge_values_say_what_is_wrong_with_the_data():
+    # defect 9: "log-likelihood not finite at start_params" and "rank deficient"
+    df = _mroz87()
+    df["faminc"] = df["faminc"].astype(float)
+    bad_y = df.copy()
+    bad_y.loc[bad_y.index[np.flatnonzero(df.lfp == 1)[0]], "wage"] = 1e300
+    with pytest.raises(ValueError, match=r"outcome has values too large.*wage"):
+        Heckman.from_formula(GREENE_OUT, bad_y, selection=GREENE_SEL)
+    bad_x = df.copy()
+    bad_x.loc[bad_x.index[5], "faminc"] = 1e300
+    with pytest.raises(ValueError, match=r"too large.*faminc") as info:
+        Heckman.from_formula(GREENE_OUT, bad_x, selection=GREENE_SEL)
+    assert "rank deficient" not in str(info.value) and "start_params" not in str(info.value)
+
+
+def test_selected_rows_dropped_for_a_missing_outcome_warn_with_the_count():
+    # defect 10: dropped silently under missing="drop"
+    df = _mroz87()
+    df.loc[df.index[np.flatnonzero(df.lfp == 1)[:3]], "wage"] = np.nan
+    with pytest.warns(RuntimeWarning, match=r"3 selected rows \(lfp = 1\) have a missing "
+                                            r"outcome 'wage'"):
+        mod = Heckman.from_formula(GREENE_OUT, df, selection=GREENE_SEL)
+    assert mod.nobs == 750 and mod.n_dropped == 3
+    df2 = _mroz87()
+    df2.loc[df2.index[np.flatnonzero(df2.lfp == 0)[:3]], "wage"] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert Heckman.from_formula(GREENE_OUT, df2, selection=GREENE_SEL).nobs == 753
+
+
+def test_fit_keywords_are_checked(greene):
+    # defect 11: maxiter=0 ran, and weights=, foo=1 were silently ignored
+    for bad in (0, -3):
+        with pytest.raises(ValueError, match="maxiter must be at least 1"):
+            greene.fit(maxiter=bad)
+    with pytest.raises(TypeError, match=r"\['weights'\].*Valid keywords:.*start_params"):
+        greene.fit(weights=np.ones(753))
+    with pytest.raises(TypeError, match=r"\['foo'\]"):
+        greene.fit(foo=1)
+    with pytest.raises(TypeError, match=r"\['optimizer'\]"):
+        greene.fit(optimizer="bfgs")
+    for name in ("twostep", "two-step"):
+        with pytest.raises(ValueError, match=r"fit_twostep\(\)"):
+            greene.fit(method=name)
+    with pytest.raises(ValueError, match=r"fit\(\) \(ML is the default"):
+        greene.fit(method="mle")
+    # the two-step estimator has no optimizer: its keywords are errors too
+    for kw in ({"maxiter": 10}, {"start_params": np.zeros(13)}, {"method": "bfgs"},
+               {"weights": np.ones(753)}):
+        with pytest.raises(TypeError, match=r"fit_twostep\(\).*Valid keywords: cov_type"):
+            greene.fit_twostep(**kw)
+    for ct in ("HC0", "cluster"):
+        with pytest.raises(ValueError, match=r"not available with fit_twostep\(\).*fit\(cov_type"):
+            greene.fit_twostep(cov_type=ct)
+    assert "fit_twostep" in Heckman.fit.__doc__ and "tol" in Heckman.fit.__doc__
+
+
+def test_margeff_is_the_core_class_with_statsmodels_conf_int(greene_ml):
+    from econderiv.models._inference import MarginalEffects
+
+    me = greene_ml.get_margeff("ycond", variables=["educ", "kids"])
+    assert isinstance(me, MarginalEffects)
+    ci = me.conf_int()
+    assert list(ci.columns) == [0, 1]
+    np.testing.assert_allclose(ci[0], me.margeff - stats.norm.ppf(0.975) * me.margeff_se)
+    assert list(me.decomposition.columns) == ["direct", "selection"]
+    assert me.decomposition.loc["kids", "direct"] == 0
+    assert "E[wage | lfp = 1]" in me.summary()
+
+
+def test_predict_returns_series_for_pandas_and_arrays_for_arrays():
+    y, X, s, Z = simulate(n=300, seed=62)
+    res = Heckman(y, X, s, Z).fit()
+    assert isinstance(res.predict(which="ycond"), pd.Series)
+    out = res.predict(X[:4], Z[:4], which="ycond")
+    assert isinstance(out, np.ndarray) and out.shape == (4,)
+    frame = pd.DataFrame(X[:4], columns=["const", "x1", "x2"], index=list("abcd"))
+    zframe = pd.DataFrame(Z[:4], columns=["const", "z1", "z2", "z3"], index=list("abcd"))
+    out = res.predict(frame, zframe, which="ycond")
+    assert isinstance(out, pd.Series) and list(out.index) == list("abcd")
