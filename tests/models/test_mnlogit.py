@@ -635,9 +635,7 @@ def test_margins_elasticities_against_numerical_jacobian(method):
     flat = beta.ravel(order="F")
     np.testing.assert_allclose(me.margeff.ravel(order="F"), effects(flat), rtol=1e-12)
     jac = approx_fprime_cs(flat, effects)
-    np.testing.assert_allclose(me.margeff_cov, jac @ res.cov_params().to_numpy()
-                               if hasattr(res.cov_params(), "to_numpy")
-                               else jac @ res.cov_params() @ jac.T, rtol=1e-9)
+    np.testing.assert_allclose(me.margeff_cov, jac @ res.cov_params() @ jac.T, rtol=1e-9)
 
 
 def test_margins_memory_is_block_sized():
