@@ -73,7 +73,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import log_ndtr
+from scipy.special import log_ndtr, ndtr
+from scipy.stats import norm
 
 from econderiv.models._probit import (_lam_dlam, probit_fit, probit_hessian,  # noqa: F401
                                       probit_loglike, probit_score)
@@ -94,6 +95,8 @@ __all__ = [
     "probit_fit",
     "TwoStep",
     "heckman_twostep",
+    "prediction",
+    "margin",
 ]
 
 _HALF_LOG_2PI = 0.5 * np.log(2.0 * np.pi)
@@ -405,3 +408,76 @@ def heckman_twostep(y1, X1, s, Z, probit=None) -> TwoStep:
     r2 = 1.0 - ((imr - fit_l) ** 2).sum() / tss if tss > 0 else 1.0
     return TwoStep(np.concatenate([gamma, coef]), cov, Vg, probit_llf, probit_conv, sigma,
                    rho, float(rho_raw), imr, delta, resid, float(r2))
+
+
+# ---------------------------------------------------------------------------
+# Predictions and marginal effects
+# ---------------------------------------------------------------------------
+
+def prediction(which: str, X, Z, gamma, beta, L: float) -> np.ndarray:
+    """Predictions with ``w = z'gamma``, ``L = rho sigma``, ``lambda`` the
+    inverse Mills ratio: ``"xb"`` ``x'beta``; ``"xbsel"`` ``w``; ``"psel"``
+    ``Phi(w)``; ``"mills"`` ``lambda(w)``; ``"ycond"`` ``E[y | s = 1] = x'beta
+    + L lambda(w)``; ``"yexpected"`` ``Phi(w) E[y | s = 1]``. ``X`` (``Z``) may be
+    ``None`` when ``which`` does not use it."""
+    with np.errstate(invalid="ignore"):
+        if which == "xb":
+            return X @ beta
+        w = Z @ gamma
+        if which in ("xbsel", "psel", "mills"):
+            return {"xbsel": w, "psel": ndtr(w), "mills": mills_ratio(w)}[which]
+        ycond = X @ beta + L * mills_ratio(w)
+        return ycond if which == "ycond" else ndtr(w) * ycond
+
+
+def margin(which: str, X, Z, gamma, beta, L: float, kb, kg):
+    """Average effect of one regressor on a prediction, with its gradient.
+
+    The regressor is column ``kb`` of ``X`` and ``kg`` of ``Z`` (``None`` where
+    absent). With ``b = beta_kb``, ``g = gamma_kg`` (0 where absent), ``w =
+    z'gamma``, ``delta(w) = lambda(w)(lambda(w) + w) = -lambda'(w)``:
+
+    * ``"ycond"``: ``b - L g delta(w)`` (direct effect + selection channel);
+    * ``"yexpected"``: ``Phi(w) b + phi(w) g (x'beta - L w)`` (conditional part
+      ``Phi(w)(b - L g delta)`` + participation part);
+    * ``"psel"``: ``phi(w) g``;  ``"xb"``: ``b``.
+
+    Returns ``(effect, jac, (part1, part2))``: the mean over the rows, its
+    gradient in ``(gamma, beta, L)`` (``delta' = -lambda''``), and the two
+    channels that add up to it.
+    """
+    kz, kx = len(gamma), len(beta)
+    w = Z @ gamma
+    b = beta[kb] if kb is not None else 0.0
+    g = gamma[kg] if kg is not None else 0.0
+    J = np.zeros(kz + kx + 1)
+    if kb is not None and which in ("xb", "ycond"):
+        J[kz + kb] = 1.0
+    if which == "xb":
+        return b, J, (b, 0.0)
+    phi = norm.pdf(w)
+    if which == "psel":
+        eff = np.mean(phi * g)
+        J[:kz] = np.mean((-g * w * phi)[:, None] * Z, axis=0)
+        J[kg] += np.mean(phi)
+        return eff, J, (0.0, eff)
+    delta = -mills_ratio_deriv(w, 1)
+    if which == "ycond":
+        sel_part = -L * g * np.mean(delta)
+        J[:kz] = L * g * np.mean(mills_ratio_deriv(w, 2)[:, None] * Z, axis=0)
+        if kg is not None:
+            J[kg] += -L * np.mean(delta)
+        J[-1] = -g * np.mean(delta)
+        return b + sel_part, J, (b, sel_part)
+    Phi = ndtr(w)
+    c = X @ beta - L * w
+    cond_part = np.mean(Phi * (b - L * g * delta))
+    eff = np.mean(Phi * b + phi * g * c)
+    if kb is not None:
+        J[kz + kb] += np.mean(Phi)
+    J[kz:kz + kx] += g * np.mean(phi[:, None] * X, axis=0)
+    J[:kz] += np.mean((phi * b - g * phi * (w * c + L))[:, None] * Z, axis=0)
+    if kg is not None:
+        J[kg] += np.mean(phi * c)
+    J[-1] = -g * np.mean(phi * w)
+    return eff, J, (cond_part, eff - cond_part)

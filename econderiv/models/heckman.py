@@ -27,8 +27,6 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-from scipy.special import ndtr
 from statsmodels.base import wrapper as wrap
 from statsmodels.base.model import LikelihoodModelResults, LikelihoodResultsWrapper
 from statsmodels.tools.sm_exceptions import CollinearityWarning, ConvergenceWarning
@@ -37,7 +35,6 @@ from econderiv.models import _data, _inference, _optim
 from econderiv.models import _heckman_kernels as K
 from econderiv.models._inference import ProfileLikelihood  # noqa: F401  (public here too)
 from econderiv.models._likelihood import ExactLikelihoodModel, ExactLikelihoodResults
-from econderiv.special import mills_ratio, mills_ratio_deriv
 
 __all__ = ["Heckman", "HeckmanResults", "HeckmanTwoStepResults", "ProfileLikelihood"]
 
@@ -362,10 +359,9 @@ class _HeckmanResultsMixin:
             of raw data goes through the formulas (``exog`` alone serves both
             equations). None: the estimation sample.
         which : {"xb", "ycond", "yexpected", "psel", "mills", "xbsel"}
-            ``"xb"``: ``x'beta``; ``"ycond"``: ``E[y | s = 1] = x'beta + rho
-            sigma lambda(z'gamma)``; ``"yexpected"``: ``P(s = 1) E[y | s = 1]``
-            (Stata's ``yexpected``); ``"psel"``: ``Phi(z'gamma)``;
-            ``"mills"``: ``lambda(z'gamma) = phi/Phi``; ``"xbsel"``: ``z'gamma``.
+            ``x'beta``, ``E[y | s = 1]``, ``P(s = 1) E[y | s = 1]`` (Stata's
+            ``yexpected``), ``Phi(z'gamma)``, the inverse Mills ratio, ``z'gamma``
+            (:func:`econderiv.models._heckman_kernels.prediction`).
         transform : bool
             Pass DataFrame input through the formulas (formula models).
 
@@ -387,30 +383,21 @@ class _HeckmanResultsMixin:
             if Z is None and which != "xb":
                 raise ValueError(f"which={which!r} needs exog_select (the selection "
                                  "regressors)")
-        with np.errstate(invalid="ignore"):
-            w = None if which == "xb" else Z @ gamma
-            out = {"xb": lambda: X @ beta, "xbsel": lambda: w, "psel": lambda: ndtr(w),
-                   "mills": lambda: mills_ratio(w),
-                   "ycond": lambda: X @ beta + L * mills_ratio(w),
-                   "yexpected": lambda: ndtr(w) * (X @ beta + L * mills_ratio(w))}[which]()
-        out = np.asarray(out, dtype=float)
+        out = np.asarray(K.prediction(which, X, Z, gamma, beta, L), dtype=float)
         if index is not None and len(index) == len(out):
             return pd.Series(out, index=index, name=which)
         return out
 
     def get_margeff(self, which: str = "ycond", at: str = "overall", variables=None,
                     sample: str = "all") -> _inference.MarginalEffects:
-        r"""Marginal effects with delta-method standard errors (analytic Jacobian).
+        """Marginal effects with delta-method standard errors (analytic Jacobian).
 
-        For a regressor with coefficient ``beta_k`` in the outcome equation
-        and ``gamma_k`` in the selection equation (zero where absent; terms
-        matched by name), ``w = z'gamma``, ``L = rho sigma``, ``delta(w) =
-        lambda(w)(lambda(w) + w)``:
-
-        * ``"ycond"``: ``dE[y|s=1]/dx_k = beta_k - L gamma_k delta(w)``, the
-          direct effect plus the *selection channel*;
-        * ``"yexpected"``: ``Phi(w) beta_k + phi(w) gamma_k (x'beta - L w)``;
-        * ``"psel"``: ``phi(w) gamma_k``;  ``"xb"``: ``beta_k``.
+        A term's effect combines its outcome coefficient ``beta_k`` and its
+        selection coefficient ``gamma_k`` (matched by name; zero where absent):
+        ``"ycond"``, ``dE[y|s=1]/dx_k = beta_k - rho sigma gamma_k delta(z'gamma)``,
+        is the direct effect plus the *selection channel*; formulas for
+        ``"yexpected"``, ``"psel"``, ``"xb"`` in
+        :func:`econderiv.models._heckman_kernels.margin`.
 
         Parameters
         ----------
@@ -464,48 +451,13 @@ class _HeckmanResultsMixin:
                 raise ValueError(f"unknown variables {unknown}; terms are "
                                  f"{sorted(set(xnames) | set(znames))}")
         gamma, beta, L, Jp = self._structural()
-        kz, kx = len(gamma), len(beta)
-        w, mx = Z @ gamma, X @ beta
-        delta, ddelta = -mills_ratio_deriv(w, 1), -mills_ratio_deriv(w, 2)
-        Phi, phi = ndtr(w), stats.norm.pdf(w)
         effects, jac, parts = [], [], []
         for v in variables:
-            kb = xnames.index(v) if v in xnames else None
-            kg = znames.index(v) if v in znames else None
-            b = beta[kb] if kb is not None else 0.0
-            g = gamma[kg] if kg is not None else 0.0
-            Js = np.zeros(kz + kx + 1)  # d effect / d(gamma, beta, L)
-            if kb is not None and which in ("xb", "ycond"):
-                Js[kz + kb] = 1.0
-            if which == "xb":
-                eff, part = b, (b, 0.0)
-            elif which == "psel":
-                eff = np.mean(phi * g)
-                Js[:kz] = np.mean((-g * w * phi)[:, None] * Z, axis=0)
-                Js[kg] += np.mean(phi)
-                part = (0.0, eff)
-            elif which == "ycond":
-                sel_part = -L * g * np.mean(delta)
-                eff = b + sel_part
-                Js[:kz] = -L * g * np.mean(ddelta[:, None] * Z, axis=0)
-                if kg is not None:
-                    Js[kg] += -L * np.mean(delta)
-                Js[-1] = -g * np.mean(delta)
-                part = (b, sel_part)
-            else:  # yexpected
-                c = mx - L * w
-                cond_part = np.mean(Phi * (b - L * g * delta))
-                eff = np.mean(Phi * b + phi * g * c)
-                if kb is not None:
-                    Js[kz + kb] += np.mean(Phi)
-                Js[kz:kz + kx] += g * np.mean(phi[:, None] * X, axis=0)
-                Js[:kz] += np.mean((phi * b - g * phi * (w * c + L))[:, None] * Z, axis=0)
-                if kg is not None:
-                    Js[kg] += np.mean(phi * c)
-                Js[-1] = -g * np.mean(phi * w)
-                part = (cond_part, eff - cond_part)
+            eff, J, part = K.margin(which, X, Z, gamma, beta, L,
+                                    xnames.index(v) if v in xnames else None,
+                                    znames.index(v) if v in znames else None)
             effects.append(float(eff))
-            jac.append(Js @ Jp)
+            jac.append(J @ Jp)
             parts.append(part)
         labels = {"ycond": ("direct", "selection"), "yexpected": ("conditional",
                                                                   "participation")}
