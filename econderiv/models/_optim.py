@@ -38,6 +38,7 @@ __all__ = [
     "STATSMODELS_METHOD_KWARGS",
     "OPTIMIZER_KWARGS",
     "check_keywords",
+    "closest",
     "check_method",
     "check_maxiter",
     "inverse_information",
@@ -75,7 +76,8 @@ OPTIMIZER_KWARGS: dict[str, tuple[str, ...]] = {
 # Keyword and method checks
 # ---------------------------------------------------------------------------
 
-def _closest(word: str, choices: Iterable[str]) -> str:
+def closest(word: str, choices: Iterable[str]) -> str:
+    """``"; did you mean 'x'?"`` for the closest of ``choices``, or ``""``."""
     near = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.5)
     return f"; did you mean {near[0]!r}?" if near else ""
 
@@ -87,9 +89,9 @@ def check_keywords(given: Iterable[str], valid: Iterable[str], where: str) -> No
     valid = sorted(set(valid))
     bad = [k for k in given if k not in valid]
     if bad:
-        hint = _closest(bad[0], valid)
-        raise TypeError(f"{where} got unexpected keyword(s) {bad}{hint} Valid keywords: "
-                        f"{', '.join(valid)}.")
+        listing = (f"Valid keywords: {', '.join(valid)}." if valid else "It takes no keywords.")
+        hint = closest(bad[0], valid) or "."
+        raise TypeError(f"{where} got unexpected keyword(s) {bad}{hint} {listing}")
 
 
 def check_method(method: str, own: Iterable[str] = ("newton_trust", "newton_linesearch"),
@@ -105,7 +107,7 @@ def check_method(method: str, own: Iterable[str] = ("newton_trust", "newton_line
                          f"{other_entry_points[m]}")
     valid = own + STATSMODELS_METHODS
     if m not in valid:
-        raise ValueError(f"unknown method {method!r}{_closest(m, valid)} Optimizers: "
+        raise ValueError(f"unknown method {method!r}{closest(m, valid) or '.'} Optimizers: "
                          f"{', '.join(valid)}.")
     return m
 

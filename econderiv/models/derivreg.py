@@ -49,7 +49,7 @@ from scipy import linalg, optimize, stats
 
 from econderiv.models import _derivreg_fourier
 from econderiv.models import _derivreg_kernels as K
-from econderiv.models._optim import check_keywords, check_maxiter
+from econderiv.models._optim import check_keywords, check_maxiter, closest
 
 __all__ = ["DerivativeRegression", "DerivativeRegressionResults"]
 
@@ -395,7 +395,8 @@ class DerivativeRegression:
         DerivativeRegressionResults
         """
         if method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+            raise ValueError(f"method must be one of {METHODS}, got {method!r}"
+                             f"{closest(method, METHODS)}")
         fitter = getattr(self, f"_fit_{method}")
         check_keywords(kwargs, _fit_keywords(method),
                        f"DerivativeRegression.fit(method={method!r})")
