@@ -324,12 +324,14 @@ def mnlogit_cluster_meat(exog, y, beta, groups, chunksize: int | None = None):
 
 
 def gram(exog, chunksize: int | None = None) -> np.ndarray:
-    """``X'X`` summed over row blocks."""
+    """``X'X`` summed over row blocks (an overflow gives ``inf`` silently:
+    :func:`column_scale_problems` names the column)."""
     n, p = exog.shape
     xtx = np.zeros((p, p))
-    for sl in row_blocks(n, chunksize or 4 * DEFAULT_CHUNK_ROWS):
-        xc = exog[sl]
-        xtx += xc.T @ xc
+    with np.errstate(over="ignore", invalid="ignore"):
+        for sl in row_blocks(n, chunksize or 4 * DEFAULT_CHUNK_ROWS):
+            xc = exog[sl]
+            xtx += xc.T @ xc
     return xtx
 
 
@@ -394,6 +396,9 @@ class BohningBound:
         self.xtx = np.asarray(self.xtx, dtype=float)
         if self.n_categories < 2:
             raise ValueError(f"need at least 2 categories, got {self.n_categories}")
+        if not np.all(np.isfinite(self.xtx)):
+            raise ValueError("X'X is not finite: a regressor has NaN, infinite or too "
+                             "large values (see column_scale_problems); rescale it")
         try:
             self._chol = linalg.cho_factor(self.xtx, lower=False, check_finite=True)
             ok = True
@@ -452,23 +457,26 @@ def bohning_bound(exog, n_categories: int) -> np.ndarray:
 
 
 
-def column_scale_problems(exog, names=None, chunksize: int | None = None) -> list[str]:
-    """Descriptions of columns whose values are too large for ``X'X``.
+def column_scale_problems(exog, xtx, names=None,
+                          chunksize: int | None = None) -> list[str]:
+    """Descriptions of the columns whose values are too large for ``X'X``.
 
-    A column whose largest absolute value ``a`` has ``n a^2`` beyond about
-    1e300 overflows ``X'X`` (and every product in the likelihood loses all
-    precision long before): ``"column 'x' has values up to 1e+300"``. Empty
-    when every column is usable.
+    A column whose sum of squares (the diagonal of ``xtx = X'X``) is not
+    finite or beyond 1e300 overflows ``X'X``, and every product of the
+    likelihood loses all precision before that:
+    ``"column 'x' has values up to 1e+300"``. Empty (and no pass over the
+    data) when every column is usable.
     """
-    n, p = exog.shape
-    amax = np.zeros(p)
-    for sl in row_blocks(n, chunksize or 4 * DEFAULT_CHUNK_ROWS):
+    diag = np.diag(np.asarray(xtx))
+    bad = np.flatnonzero(~(diag <= 1e300))
+    if not len(bad):
+        return []
+    amax = np.zeros(len(bad))
+    for sl in row_blocks(exog.shape[0], chunksize or 4 * DEFAULT_CHUNK_ROWS):
         with np.errstate(invalid="ignore"):
-            np.maximum(amax, np.abs(exog[sl]).max(axis=0), out=amax)
-    limit = np.sqrt(1e300 / max(n, 1))
-    names = names or [f"x{k}" for k in range(p)]
-    return [f"column {names[k]!r} has values up to {amax[k]:.3g}"
-            for k in np.flatnonzero(~(amax <= limit))]
+            np.maximum(amax, np.abs(exog[sl, bad]).max(axis=0), out=amax)
+    names = names or [f"x{k}" for k in range(exog.shape[1])]
+    return [f"column {names[k]!r} has values up to {a:.3g}" for k, a in zip(bad, amax)]
 
 
 def mnlogit_loglikeobs(exog, y, beta, chunksize: int | None = None):

@@ -233,13 +233,13 @@ class MNLogit(smd.MNLogit):
         Böhning's bound. With ``check_rank`` a rank-deficient ``exog`` is an
         error naming the dependent columns."""
         names = list(self.exog_names) if self.exog_names is not None else None
-        scale = column_scale_problems(self.exog, names)
+        self._xtx = gram(self.exog)
+        scale = column_scale_problems(self.exog, self._xtx, names)
         if scale:
             raise ValueError(
                 f"exog has values too large for double precision: {'; '.join(scale)}. "
                 "X'X (and the likelihood's products) overflow; rescale those columns "
                 "(e.g. divide by a power of ten) or check them for data errors.")
-        self._xtx = gram(self.exog)
         p = self.exog.shape[1]
         if self._check_rank:
             bad = collinear_columns(self._xtx)
