@@ -34,7 +34,8 @@ from statsmodels.tools.sm_exceptions import CollinearityWarning, ConvergenceWarn
 from econderiv.models import _data, _inference, _optim
 from econderiv.models import _heckman_kernels as K
 from econderiv.models._inference import ProfileLikelihood  # noqa: F401  (public here too)
-from econderiv.models._likelihood import ExactLikelihoodModel, ExactLikelihoodResults
+from econderiv.models._likelihood import (ExactLikelihoodModel, ExactLikelihoodResults,
+                                          single_thread_blas)
 
 __all__ = ["Heckman", "HeckmanResults", "HeckmanTwoStepResults", "ProfileLikelihood"]
 
@@ -101,7 +102,8 @@ class Heckman(ExactLikelihoodModel):
 
     def __init__(self, endog, exog, endog_select, exog_select, missing: str = "none",
                  **kwargs):
-        d = _data.prepare_selection(endog, exog, endog_select, exog_select, missing)
+        with single_thread_blas():  # tall thin designs: a second BLAS thread only stalls
+            d = _data.prepare_selection(endog, exog, endog_select, exog_select, missing)
         sel = d.selected
         self._sel = sel
         self._z = np.ascontiguousarray(d.Z)
@@ -129,8 +131,9 @@ class Heckman(ExactLikelihoodModel):
         self.nobs = float(len(d.s))
         self._nrows = len(d.s)
         self.nobs_selected, self.nobs_unselected = int(sel.sum()), int((~sel).sum())
-        self.df_model = float(self.k_outcome
-                              - int(_data.constant_columns(self._x0[sel]).any()))
+        x1 = self._x0[sel]
+        self.df_model = float(self.k_outcome - int(np.any((x1.min(axis=0) == x1.max(axis=0))
+                                                          & (x1[0] != 0))))
         self.df_resid = self.nobs - self.k_params
         self._twostep_cache = None
         self._design_infos = None
@@ -194,8 +197,9 @@ class Heckman(ExactLikelihoodModel):
     def _twostep(self) -> K.TwoStep:
         if self._twostep_cache is None:
             sel = self._sel
-            self._twostep_cache = K.heckman_twostep(self._y0[sel], self._x0[sel],
-                                                    self.endog_select, self._z)
+            with single_thread_blas():
+                self._twostep_cache = K.heckman_twostep(self._y0[sel], self._x0[sel],
+                                                        self.endog_select, self._z)
         return self._twostep_cache
 
     @property
@@ -261,7 +265,7 @@ class Heckman(ExactLikelihoodModel):
         """
         _optim.check_keywords(kwargs, ("cov_type",), "Heckman.fit_twostep() (closed form; "
                               "optimizer keywords belong to fit())")
-        if str(cov_type).lower() != "nonrobust":
+        if cov_type is not None and str(cov_type).lower() != "nonrobust":
             raise ValueError(
                 f"cov_type={cov_type!r} is not available with fit_twostep(): Heckman's "
                 "corrected two-step covariance assumes homoskedastic normal errors (as "
@@ -561,6 +565,7 @@ class HeckmanTwoStepResults(_HeckmanResultsMixin, LikelihoodModelResults):
                                         "estimated inverse Mills ratio"}
 
     llf = aic = bic = float("nan")
+    wald_test_terms = ExactLikelihoodResults.wald_test_terms
 
     @property
     def converged(self) -> bool:

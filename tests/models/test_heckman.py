@@ -718,6 +718,14 @@ def test_wald_test_terms_labels_match_the_tested_parameters(greene_ml):
     assert table.loc["selection:faminc", "statistic"] == pytest.approx(1.65, abs=0.05)
 
 
+def test_twostep_wald_test_terms_by_equation(greene):
+    two = greene.fit_twostep()
+    table = two.wald_test_terms().table
+    assert len(table) == 11 and "lambda" not in " ".join(table.index)
+    for name in table.index:
+        assert table.loc[name, "statistic"] == pytest.approx(two.tvalues[name] ** 2, rel=1e-10)
+
+
 def test_wald_test_terms_groups_the_levels_of_a_categorical():
     df = _mroz87()
     df["educ_c"] = pd.cut(df.educ, [0, 11, 12, 20], labels=["lt12", "12", "gt12"])
