@@ -523,13 +523,13 @@ class HeckmanResults(_HeckmanResultsMixin, ExactLikelihoodResults):
     @property
     def lr_test_rho(self):
         """LR test of independent equations (rho = 0), chi2(1), as Stata prints it."""
-        return _inference.lr_test(self.llf, self.llf_restricted, 1, "indep. eqns. (rho = 0)")
+        return _inference.lr_test(self.llf, self.llf_restricted, 1, "rho = 0")
 
     @property
     def rho_test(self):
         """The test of rho = 0 the covariance type allows (LR, or Wald when robust)."""
         return _inference.correlation_test(self, self.llf_restricted, self.model._rho_index,
-                                           "indep. eqns. (rho = 0)")
+                                           "rho = 0")
 
     def summary(self, alpha: float = 0.05, title: str | None = None):
         """Outcome, selection and ancillary blocks, and the test of rho = 0."""
