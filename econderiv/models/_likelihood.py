@@ -408,6 +408,24 @@ class ExactLikelihoodModel(RowBlockLikelihood, LikelihoodModel):
         """The right-hand sides of the equations' formulas, in design order."""
         return []
 
+    @classmethod
+    def _from_selection_formulas(cls, formula: str, data: pd.DataFrame, selection: str,
+                                 missing: str = "drop", subset=None, **kwargs):
+        """The ``from_formula`` of a selection family: ``cls(y, x, s, z, ...)``
+        from the outcome and selection formulas over ``subset_rows(data,
+        subset)``, remembering the formulas and the data for prediction and
+        pickling (the family's ``_formulas()`` gives outcome, then selection)."""
+        from econderiv.models import _data
+
+        data = _data.subset_rows(data, subset)
+        y, x, yname = _data.lhs_design(formula, data, "outcome formula")
+        s, z, sname = _data.lhs_design(selection, data, "selection formula")
+        model = cls(y.rename(yname), x, s.rename(sname), z, missing=missing, **kwargs)
+        model.formula, model.formula_select = formula, selection
+        model._design_infos = [x.design_info, z.design_info]
+        model._formula_frame = data
+        return model
+
 
 class ExactLikelihoodResults(LikelihoodModelResults):
     """Results of an :class:`ExactLikelihoodModel`.

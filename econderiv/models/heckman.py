@@ -158,14 +158,7 @@ class Heckman(ExactLikelihoodModel):
         subset : index labels or boolean mask, optional
             Rows of ``data`` to use (a boolean Series is aligned by label).
         """
-        data = _data.subset_rows(data, subset)
-        y, x, yname = _data.lhs_design(formula, data, "outcome formula")
-        s, z, sname = _data.lhs_design(selection, data, "selection formula")
-        model = cls(y.rename(yname), x, s.rename(sname), z, missing=missing, **kwargs)
-        model.formula, model.formula_select = formula, selection
-        model._design_infos = [x.design_info, z.design_info]
-        model._formula_frame = data
-        return model
+        return cls._from_selection_formulas(formula, data, selection, missing, subset, **kwargs)
 
     def _formulas(self):
         return [self.formula.split("~", 1)[1], self.formula_select.split("~", 1)[1]]
@@ -286,6 +279,14 @@ class Heckman(ExactLikelihoodModel):
         view.data = copy.copy(self.data)
         view.param_names = view.data.param_names = self.param_names[:-2] + ["lambda"]
         return HeckmanTwoStepResultsWrapper(HeckmanTwoStepResults(view, ts.params, ts.cov, ts))
+
+    @property
+    def llf_restricted(self) -> float:
+        """Log-likelihood with rho = 0: probit + normal regression (ML sigma)."""
+        y1, X1 = self._y0[self._sel], self._x0[self._sel]
+        e = y1 - X1 @ np.linalg.lstsq(X1, y1, rcond=None)[0]
+        n1 = len(e)
+        return self._twostep().probit_llf - 0.5 * n1 * (np.log(2 * np.pi * (e @ e) / n1) + 1)
 
     # -- designs for prediction -------------------------------------------------------
     def _new_designs(self, exog, exog_select, transform: bool):
@@ -510,26 +511,6 @@ class HeckmanResults(_HeckmanResultsMixin, ExactLikelihoodResults):
 
     def _lambda_spec(self, p):
         return self.model._ancillary_entries(p)["lambda"]
-
-    @cached_property
-    def llf_restricted(self) -> float:
-        """Log-likelihood with rho = 0: probit + normal regression (ML sigma)."""
-        m = self.model
-        y1, X1 = m._y0[m._sel], m._x0[m._sel]
-        e = y1 - X1 @ np.linalg.lstsq(X1, y1, rcond=None)[0]
-        n1 = len(e)
-        return m._twostep().probit_llf - 0.5 * n1 * (np.log(2 * np.pi * (e @ e) / n1) + 1.0)
-
-    @property
-    def lr_test_rho(self):
-        """LR test of independent equations (rho = 0), chi2(1), as Stata prints it."""
-        return _inference.lr_test(self.llf, self.llf_restricted, 1, "rho = 0")
-
-    @property
-    def rho_test(self):
-        """The test of rho = 0 the covariance type allows (LR, or Wald when robust)."""
-        return _inference.correlation_test(self, self.llf_restricted, self.model._rho_index,
-                                           "rho = 0")
 
     def summary(self, alpha: float = 0.05, title: str | None = None):
         """Outcome, selection and ancillary blocks, and the test of rho = 0."""
