@@ -354,7 +354,7 @@ def bohning_lbfgs_direction(g, s_hist, y_hist, bound):
 
 def fit_bohning(loglike_score, bound, beta0, *, hessian=None, hessian_approx=None,
                 accelerate: bool = True, maxiter: int | None = None, tol: float = 1e-12,
-                gtol: float = DEFAULT_GTOL, switch_tol: float = 1.0, memory: int = 10,
+                gtol: float = DEFAULT_GTOL, switch_tol: float = 0.1, memory: int = 10,
                 max_newton: int = 50, callback=None):
     """Maximise a log-likelihood with a fixed curvature bound ``B >= -H``.
 
@@ -395,8 +395,8 @@ def fit_bohning(loglike_score, bound, beta0, *, hessian=None, hessian_approx=Non
         When no step increases the log-likelihood at working precision, the
         fit has converged if the relative gradient is at most ``gtol``.
     switch_tol, memory, max_newton, callback
-        Newton switch point (``g'B^{-1}g``, default 1: about half a unit of
-        log-likelihood from the maximum by the bound's model), L-BFGS memory,
+        Newton switch point (``g'B^{-1}g``; 1 saves a pass on the 200,000-row
+        benchmark but costs Newton/chord steps on small data), L-BFGS memory,
         cap on Newton/chord steps, ``callback(beta)`` after every iteration.
 
     Returns
