@@ -258,6 +258,7 @@ class ExactLikelihoodModel(RowBlockLikelihood, LikelihoodModel):
     _kept = None
     row_labels = None
     _formula_frame = None
+    _formula_rhs = ()
 
     def _cold_start(self):
         return None
@@ -400,13 +401,16 @@ class ExactLikelihoodModel(RowBlockLikelihood, LikelihoodModel):
         self.__dict__.update(state)
         if rebuild and self._formula_frame is not None:
             from econderiv.models._data import formula_design
-            formulas = self._formulas()
             self._design_infos = [formula_design(f, self._formula_frame)[1].design_info
-                                  for f in formulas]
+                                  for f in self._formula_rhs]
 
-    def _formulas(self) -> list:
-        """The right-hand sides of the equations' formulas, in design order."""
-        return []
+    def _remember_formulas(self, formulas, design_infos, data) -> None:
+        """Keep what prediction on new data and unpickling need: the equations'
+        design information, their right-hand sides and the data (not copied),
+        from which patsy's design information is rebuilt after unpickling."""
+        self._design_infos = list(design_infos)
+        self._formula_rhs = [f.split("~", 1)[1] for f in formulas]
+        self._formula_frame = data
 
     @classmethod
     def _from_selection_formulas(cls, formula: str, data: pd.DataFrame, selection: str,
@@ -414,7 +418,7 @@ class ExactLikelihoodModel(RowBlockLikelihood, LikelihoodModel):
         """The ``from_formula`` of a selection family: ``cls(y, x, s, z, ...)``
         from the outcome and selection formulas over ``subset_rows(data,
         subset)``, remembering the formulas and the data for prediction and
-        pickling (the family's ``_formulas()`` gives outcome, then selection)."""
+        pickling."""
         from econderiv.models import _data
 
         data = _data.subset_rows(data, subset)
@@ -422,8 +426,7 @@ class ExactLikelihoodModel(RowBlockLikelihood, LikelihoodModel):
         s, z, sname = _data.lhs_design(selection, data, "selection formula")
         model = cls(y.rename(yname), x, s.rename(sname), z, missing=missing, **kwargs)
         model.formula, model.formula_select = formula, selection
-        model._design_infos = [x.design_info, z.design_info]
-        model._formula_frame = data
+        model._remember_formulas([formula, selection], [x.design_info, z.design_info], data)
         return model
 
 
@@ -577,9 +580,14 @@ class ExactLikelihoodResults(LikelihoodModelResults):
         idx = self.model._rho_index
         if idx is not None:
             rho = float(np.tanh(np.asarray(self.params)[idx]))
-            if abs(rho) >= 0.99:
+            # a genuine interior maximum may lie close to +-1 (Greene's global
+            # maximum: 0.993); warn there only when it is not a strict maximum
+            strict = self.converged and self.hessian_negdef
+            if abs(rho) >= 0.999 or (abs(rho) >= 0.99 and not strict):
+                advice = ("" if self.global_search is not None else
+                          "Try global_search=True, other start_params, or ")
                 warnings.warn(
                     f"rho = {rho:.6f} is at or near the boundary +-1: the likelihood may have "
                     "no interior maximum (weak exclusion restrictions or a misspecified "
-                    "model). Try global_search=True, other start_params, or an exclusion "
-                    "restriction.", RuntimeWarning, stacklevel=4)
+                    f"model). {advice or 'Try '}an exclusion restriction.", RuntimeWarning,
+                    stacklevel=4)

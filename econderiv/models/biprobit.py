@@ -125,12 +125,8 @@ class BivariateProbit(ExactLikelihoodModel):
         endog = pd.concat([y1.rename(n1), y2.rename(n2)], axis=1)
         model = cls(endog, x1, x2, missing=missing, **kwargs)
         model.formula = list(formula)
-        model._design_infos = [x1.design_info, x2.design_info]
-        model._formula_frame = data
+        model._remember_formulas(formula, [x1.design_info, x2.design_info], data)
         return model
-
-    def _formulas(self):
-        return [f.split("~", 1)[1] for f in self.formula]
 
     # -- kernel contract ----------------------------------------------------
     def _block_data(self, rows):

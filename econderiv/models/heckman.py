@@ -160,9 +160,6 @@ class Heckman(ExactLikelihoodModel):
         """
         return cls._from_selection_formulas(formula, data, selection, missing, subset, **kwargs)
 
-    def _formulas(self):
-        return [self.formula.split("~", 1)[1], self.formula_select.split("~", 1)[1]]
-
     # -- kernel contract and the core's hooks -----------------------------------
     def _block_data(self, rows):
         return K.SelectionData.from_arrays(self._y0[rows], self._x0[rows], self._sel[rows],

@@ -143,17 +143,7 @@ class HeckProbit(ExactLikelihoodModel):
         subset : index labels or boolean mask, optional
             Rows of ``data`` to use (a boolean Series is aligned by label).
         """
-        data = _data.subset_rows(data, subset)
-        y, x, yname = _data.lhs_design(formula, data, "outcome formula")
-        s, z, sname = _data.lhs_design(selection, data, "selection formula")
-        model = cls(y.rename(yname), x, s.rename(sname), z, missing=missing, **kwargs)
-        model.formula, model.formula_select = formula, selection
-        model._design_infos = [x.design_info, z.design_info]
-        model._formula_frame = data
-        return model
-
-    def _formulas(self):
-        return [self.formula.split("~", 1)[1], self.formula_select.split("~", 1)[1]]
+        return cls._from_selection_formulas(formula, data, selection, missing, subset, **kwargs)
 
     # -- kernel contract ----------------------------------------------------
     def _block_data(self, rows):
