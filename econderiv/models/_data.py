@@ -31,6 +31,7 @@ import pandas as pd
 
 __all__ = [
     "MISSING",
+    "user_stacklevel",
     "prefixed",
     "as_matrix",
     "as_vector",
@@ -56,6 +57,19 @@ __all__ = [
 ]
 
 MISSING = ("none", "drop", "raise")
+_PACKAGE_DIR = __file__.rsplit("/models/", 1)[0]
+
+
+def user_stacklevel() -> int:
+    """The ``stacklevel`` that makes a warning point at the first frame outside
+    econderiv (the user's line), however deep in the package it is issued;
+    call it from the function that calls ``warnings.warn``."""
+    import sys
+
+    level, frame = 1, sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame, level = frame.f_back, level + 1
+    return level
 #: beyond this magnitude squares overflow and designs cannot be used as given
 _HUGE = 1e150
 
@@ -401,7 +415,7 @@ def warn_perfect_prediction(y, x: np.ndarray, names: Sequence[str], yname: str) 
             "perfect prediction: " + "; ".join(messages) + ". The maximum-likelihood "
             "estimate of such a coefficient is infinite and the fit will not converge "
             "properly: drop the regressor (and the rows it predicts), or combine categories.",
-            RuntimeWarning, stacklevel=3)
+            RuntimeWarning, stacklevel=user_stacklevel())
     return messages
 
 
@@ -481,7 +495,7 @@ def prepare_selection(endog, exog, endog_select, exog_select, missing: str = "no
             f"{n_sel_dropped} selected rows ({sname} = 1) have a missing outcome {yname!r} "
             "and were dropped (missing='drop'): the selection equation is estimated without "
             f"them. If the outcome is unobserved there, code {sname} = 0 for those rows.",
-            RuntimeWarning, stacklevel=4)
+            RuntimeWarning, stacklevel=user_stacklevel())
     kept = ~drop
     if n_dropped:
         y, s, X, Z, index = y[kept], s[kept], X[kept], Z[kept], index[kept]

@@ -23,6 +23,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from econderiv.models._data import constant_columns, user_stacklevel
+
 __all__ = [
     "COV_TYPES",
     "check_cov_type",
@@ -399,7 +401,7 @@ def global_search(model, res, index: int, refit: Callable, grid=None, maxiter: i
             f"global_search: the local maximum reached from the start (llf {res.llf:.4f}, "
             f"rho {rows[0]['rho']:.4f}) is not the highest; returning the maximum with llf "
             f"{best.llf:.4f}, rho {rows[pick]['rho']:.4f}. See res.global_search.",
-            RuntimeWarning, stacklevel=4)
+            RuntimeWarning, stacklevel=user_stacklevel())
     return best, table, prof
 
 
@@ -551,8 +553,6 @@ def index_margins(params, cov, designs, names, index_params, predict, which: str
     method, is by central differences of the analytic effect.
     """
     from statsmodels.tools.numdiff import approx_fprime
-
-    from econderiv.models._data import constant_columns
 
     if at not in ("overall", "mean"):
         raise ValueError(f"at must be 'overall' or 'mean', got {at!r}")

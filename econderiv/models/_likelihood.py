@@ -231,7 +231,7 @@ from functools import cached_property  # noqa: E402
 
 from statsmodels.base.model import LikelihoodModel, LikelihoodModelResults  # noqa: E402
 
-from econderiv.models import _inference, _optim  # noqa: E402
+from econderiv.models import _data, _inference, _optim  # noqa: E402
 
 #: keywords every likelihood family's ``fit`` accepts
 FIT_KEYWORDS = ("start_params", "method", "maxiter", "disp", "callback", "cov_type",
@@ -377,7 +377,7 @@ class ExactLikelihoodModel(RowBlockLikelihood, LikelihoodModel):
                                          maxiter=maxiter, disp=disp, callback=callback,
                                          skip_hessian=True, warn_convergence=False, **opt)
         params = np.asarray(mlefit.params, dtype=float)
-        cov = _optim.inverse_information(self.hessian(params), stacklevel=4)
+        cov = _optim.inverse_information(self.hessian(params), stacklevel=_data.user_stacklevel())
         k = len(params)
         if cov is None:
             cov, cov_type, cov_kwds = np.full((k, k), np.nan), "nonrobust", {}
@@ -568,7 +568,7 @@ class ExactLikelihoodResults(LikelihoodModelResults):
                 f"(max |score| {np.max(np.abs(g)):.3g}). Try maxiter=500, other "
                 "start_params, global_search=True, rescaling regressors with large "
                 "magnitudes, or check the regressors for perfect prediction.",
-                ConvergenceWarning, stacklevel=4)
+                ConvergenceWarning, stacklevel=_data.user_stacklevel())
         if not np.all(np.isfinite(np.asarray(self.bse, float))):
             warnings.warn(
                 "the Hessian is singular or not negative definite at the estimate: standard "
@@ -576,7 +576,7 @@ class ExactLikelihoodResults(LikelihoodModelResults):
                 "outcome perfectly, a model identified only weakly (no exclusion "
                 "restriction), or a correlation on the boundary. Drop the offending "
                 "regressor or rows, or try global_search=True.", RuntimeWarning,
-                stacklevel=4)
+                stacklevel=_data.user_stacklevel())
         idx = self.model._rho_index
         if idx is not None:
             rho = float(np.tanh(np.asarray(self.params)[idx]))
@@ -590,4 +590,4 @@ class ExactLikelihoodResults(LikelihoodModelResults):
                     f"rho = {rho:.6f} is at or near the boundary +-1: the likelihood may have "
                     "no interior maximum (weak exclusion restrictions or a misspecified "
                     f"model). {advice or 'Try '}an exclusion restriction.", RuntimeWarning,
-                    stacklevel=4)
+                    stacklevel=_data.user_stacklevel())

@@ -27,6 +27,8 @@ from typing import Callable, Iterable
 import numpy as np
 from scipy import linalg, optimize
 
+from econderiv.models._data import user_stacklevel
+
 __all__ = [
     "backtrack",
     "newton_direction",
@@ -307,7 +309,7 @@ FIT_FUNCS = {"newton_trust": newton_trust, "newton_linesearch": newton_linesearc
 # Covariance from the Hessian
 # ---------------------------------------------------------------------------
 
-def inverse_information(hessian, stacklevel: int = 3):
+def inverse_information(hessian, stacklevel: int | None = None):
     """``(-H)^{-1}``, symmetrised, or ``None`` with a warning when ``-H`` is not
     positive definite (the one Hessian inversion of the package)."""
     from statsmodels.tools.sm_exceptions import HessianInversionWarning
@@ -322,7 +324,8 @@ def inverse_information(hessian, stacklevel: int = 3):
             pass
     warnings.warn("the Hessian is not negative definite at the estimate, so it cannot be "
                   "inverted: no standard errors (NaN). See the model's other warnings for "
-                  "the likely cause.", HessianInversionWarning, stacklevel=stacklevel)
+                  "the likely cause.", HessianInversionWarning,
+                  stacklevel=user_stacklevel() if stacklevel is None else stacklevel)
     return None
 
 

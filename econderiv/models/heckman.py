@@ -221,7 +221,7 @@ class Heckman(ExactLikelihoodModel):
                 f"variance inflation {1 / max(1 - ts.imr_r2, 1e-16):.0f}): {why}. rho, sigma "
                 "and lambda will be poorly determined and the ML likelihood may be flat or "
                 "multimodal. Add to the selection equation a variable that affects selection "
-                "but not the outcome.", CollinearityWarning, stacklevel=3)
+                "but not the outcome.", CollinearityWarning, stacklevel=_data.user_stacklevel())
 
     # -- estimators -----------------------------------------------------------------
     def fit(self, start_params=None, method: str = _optim.DEFAULT_METHOD, maxiter: int = 100,
@@ -268,10 +268,10 @@ class Heckman(ExactLikelihoodModel):
                 f"the two-step estimate of rho, {ts.rho_untruncated:.4f}, is outside "
                 f"[-1, 1]; it is truncated to {ts.rho:.0f} and sigma set to |lambda| "
                 f"= {ts.sigma:.4g} (as Stata does). The model may be misspecified; compare "
-                "with fit() (ML).", RuntimeWarning, stacklevel=2)
+                "with fit() (ML).", RuntimeWarning, stacklevel=_data.user_stacklevel())
         if not ts.probit_converged:
             warnings.warn("the first-step probit did not converge (separation?): check the "
-                          "selection regressors", ConvergenceWarning, stacklevel=2)
+                          "selection regressors", ConvergenceWarning, stacklevel=_data.user_stacklevel())
         view = copy.copy(self)  # the same model under the two-step parameter names
         view.data = copy.copy(self.data)
         view.param_names = view.data.param_names = self.param_names[:-2] + ["lambda"]

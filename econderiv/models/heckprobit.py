@@ -92,7 +92,7 @@ class HeckProbit(ExactLikelihoodModel):
                 "every selection regressor is also an outcome regressor: rho is identified "
                 "only by the functional form (normality) and the likelihood may be flat in "
                 "it. Add to the selection equation a variable that affects selection but "
-                "not the outcome.", RuntimeWarning, stacklevel=2)
+                "not the outcome.", RuntimeWarning, stacklevel=_data.user_stacklevel())
         kwargs.pop("hasconst", None)
         # hasconst=False: statsmodels' constant detection rejects the NaN that
         # outcome regressors may hold for unselected rows

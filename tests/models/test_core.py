@@ -345,3 +345,16 @@ def test_newton_ends_at_newton_precision():
     x, info = _optim.newton_linesearch(f, g, np.full(3, 2.0), hess=h)
     assert info["converged"]
     np.testing.assert_allclose(x, np.arcsinh(1.0), rtol=0, atol=1e-15)
+
+
+@pytest.mark.parametrize("how", ["formula", "arrays"])
+def test_warnings_point_at_the_users_line(how):
+    df = _selection_data(binary=True)
+    df.loc[df.index[df.s == 1][:2], "y"] = np.nan
+    with pytest.warns(RuntimeWarning, match="2 selected rows") as record:
+        if how == "formula":
+            make_model("HeckProbit", df)
+        else:
+            HeckProbit(df.y, df[["x1", "x2"]].assign(c=1.0), df.s,
+                       df[["x1", "z"]].assign(c=1.0), missing="drop")
+    assert {Path(w.filename).name for w in record} == {Path(__file__).name}
