@@ -363,10 +363,8 @@ class ExactLikelihoodModel(RowBlockLikelihood, LikelihoodModel):
 
         opt = dict(kwargs)
         opt.pop("skip_hessian", None)
-        if method in _optim.FIT_FUNCS and "tol" in opt:
-            opt["tol"] = float(opt["tol"]) / self.nobs  # statsmodels minimises -llf / nobs
-        elif method in _optim.FIT_FUNCS:
-            opt["tol"] = _optim.DEFAULT_TOL / self.nobs
+        if method in _optim.FIT_FUNCS:
+            opt["nobs"] = self.nobs  # statsmodels minimises -llf / nobs
         with warnings.catch_warnings(), single_thread_blas():
             # reported once, with advice, by the results' _post_fit_warnings
             warnings.simplefilter("ignore", ConvergenceWarning)

@@ -190,15 +190,17 @@ def newton_linesearch(f: Callable, score: Callable, start_params, fargs=(), kwar
     """Minimise ``f`` by modified Newton steps with the exact Hessian and
     :func:`backtrack`.
 
-    Convergence (module docstring): the decrement ``g'H^{-1}g <= tol``
-    (default 1e-12) with ``H`` positive definite, after which the final
-    Newton step is taken; or, when no decrease is possible at working
-    precision, a relative gradient below ``gtol`` (default 1e-8). ``f``,
-    ``score``, ``hess`` are the objective, gradient and Hessian; ``kwargs``
-    may hold ``tol`` and ``gtol``.
+    Convergence (module docstring): the decrement of the total
+    log-likelihood ``nobs g'H^{-1}g <= tol`` (default 1e-12) with ``H``
+    positive definite, after which the final Newton step is taken; or, when
+    no decrease is possible at working precision, a relative gradient below
+    ``gtol`` (default 1e-8). ``f``, ``score``, ``hess`` are the objective,
+    gradient and Hessian; ``kwargs`` may hold ``tol``, ``gtol`` and ``nobs``
+    (the objective is the total divided by ``nobs``, as statsmodels'
+    ``LikelihoodModel.fit`` minimises ``-loglike / nobs``; default 1).
     """
     kwargs = {} if kwargs is None else kwargs
-    tol = float(kwargs.get("tol", DEFAULT_TOL))
+    tol = float(kwargs.get("tol", DEFAULT_TOL)) / float(kwargs.get("nobs", 1.0))
     gtol = float(kwargs.get("gtol", DEFAULT_GTOL))
     if hess is None:
         raise ValueError("newton_linesearch needs the analytic Hessian")

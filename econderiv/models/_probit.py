@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import log_ndtr
 
-from econderiv.models._optim import DEFAULT_TOL, inverse_information, newton_linesearch
+from econderiv.models._optim import inverse_information, newton_linesearch
 from econderiv.special import mills_ratio, mills_ratio_deriv
 
 __all__ = ["probit_loglike", "probit_score", "probit_hessian", "probit_fit"]
@@ -93,7 +93,7 @@ def probit_fit(s, Z, maxiter: int = 100):
     start = 2.5 * np.linalg.lstsq(Z, s - 0.5, rcond=None)[0]
     x, info = newton_linesearch(lambda g: -probit_loglike(g, s, Z) / n, score, start,
                                 hess=hess, disp=False, maxiter=maxiter,
-                                kwargs={"tol": DEFAULT_TOL / n})
+                                kwargs={"nobs": n})
     cov = inverse_information(probit_hessian(x, s, Z))  # None: separation
     if cov is None:
         cov = np.full((Z.shape[1], Z.shape[1]), np.nan)

@@ -495,7 +495,7 @@ class MNLogit(smd.MNLogit):
                     retall=retall, skip_hessian=skip_hessian,
                     warn_convergence=warn_convergence, **opts, **kwargs,
                     **({} if method in _optim.STATSMODELS_METHODS
-                       else {"extra_fit_funcs": _optim.FIT_FUNCS}))
+                       else {"extra_fit_funcs": _optim.FIT_FUNCS, "nobs": self.exog.shape[0]}))
             mlefit.params = mlefit.params.reshape(int(self.K), -1, order="F")
             res = MNLogitResults(self, mlefit)
             res._category_counts = np.bincount(self.endog, minlength=int(self.J))
