@@ -69,6 +69,8 @@ __all__ = [
     "heckprobit_loglike_derivs",
     "cell_probability",
     "PREDICT_KINDS",
+    "probit_residual",
+    "scoring_athrho",
     "bivariate_prediction",
 ]
 
@@ -401,6 +403,27 @@ def fit_probit(y, x, maxiter: int = 100):
     """
     params, _, llf, converged = probit_fit(y, x, maxiter)
     return params, llf, converged
+
+
+def probit_residual(y, xb):
+    """The probit's generalized residual ``q lambda(q xb)``, ``q = 2y - 1``: the
+    derivative of the observation's log-likelihood in its index."""
+    q = 2.0 * np.asarray(y, dtype=float) - 1.0
+    return q * mills_ratio(q * xb)
+
+
+def scoring_athrho(e1, e2, bound: float = 0.9) -> float:
+    """One scoring step for athrho from rho = 0, given the two equations'
+    generalized residuals on the rows where both are observed.
+
+    At rho = 0 the score of rho is ``sum e1 e2`` and its information
+    ``sum (e1 e2)^2`` (outer product), so ``rho_0 = sum e1 e2 / sum (e1 e2)^2``,
+    clipped to ``+-bound``. Returns ``atanh(rho_0)``.
+    """
+    prod = np.asarray(e1) * np.asarray(e2)
+    den = float(prod @ prod)
+    rho0 = float(np.clip(prod.sum() / den, -bound, bound)) if den > 0 else 0.0
+    return float(np.arctanh(rho0))
 
 
 # ---------------------------------------------------------------------------

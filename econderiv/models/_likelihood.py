@@ -261,7 +261,13 @@ class ExactLikelihoodModel(RowBlockLikelihood, LikelihoodModel):
     _formula_rhs = ()
 
     def _cold_start(self):
-        return None
+        """A second start for the profile likelihood: ``start_params`` with
+        rho = 0 (the equations fitted apart)."""
+        if self._rho_index is None:
+            return None
+        start = np.array(self.start_params, dtype=float)
+        start[self._rho_index] = 0.0
+        return start
 
     # -- fitting ----------------------------------------------------------
     def fit(self, start_params=None, method: str = _optim.DEFAULT_METHOD, maxiter: int = 100,

@@ -29,9 +29,9 @@ from statsmodels.base.model import LikelihoodResultsWrapper
 
 from econderiv.models import _data, _inference
 from econderiv.models._bvprobit_kernels import (PREDICT_KINDS, biprobit_loglike_derivs,
-                                                bivariate_prediction, fit_probit)
+                                                bivariate_prediction, fit_probit,
+                                                probit_residual, scoring_athrho)
 from econderiv.models._likelihood import ExactLikelihoodModel, ExactLikelihoodResults
-from econderiv.special.normal import mills_ratio
 
 __all__ = ["BivariateProbit", "BivariateProbitResults"]
 
@@ -171,18 +171,9 @@ class BivariateProbit(ExactLikelihoodModel):
         """
         f1, f2 = self._fit_independent()
         b1, b2 = f1[0], f2[0]
-        q1, q2 = 2 * self._y1 - 1, 2 * self._y2 - 1
-        e1 = q1 * mills_ratio(q1 * (self._x1 @ b1))
-        e2 = q2 * mills_ratio(q2 * (self._x2 @ b2))
-        prod = e1 * e2
-        den = float(prod @ prod)
-        rho0 = float(np.clip(prod.sum() / den, -0.9, 0.9)) if den > 0 else 0.0
-        return np.concatenate([b1, b2, [np.arctanh(rho0)]])
-
-    def _cold_start(self):
-        start = self.start_params
-        start[-1] = 0.0
-        return start
+        athrho = scoring_athrho(probit_residual(self._y1, self._x1 @ b1),
+                                probit_residual(self._y2, self._x2 @ b2))
+        return np.concatenate([b1, b2, [athrho]])
 
     # -- prediction -------------------------------------------------------------
     def _index_params(self, params):

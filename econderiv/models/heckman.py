@@ -200,12 +200,6 @@ class Heckman(ExactLikelihoodModel):
         sigma = ts.sigma if np.isfinite(ts.sigma) and ts.sigma > 0 else float(np.std(ts.resid))
         return np.concatenate([ts.params[:-1], [np.arctanh(rho), np.log(sigma)]])
 
-    def _cold_start(self):
-        """Second start of the profile likelihood: two-step with athrho = 0."""
-        start = self.start_params
-        start[-2] = 0.0
-        return start
-
     def _warn_collinear_imr(self, ts: K.TwoStep) -> None:
         # Without an exclusion restriction lambda is a smooth function of the
         # outcome regressors and the correction rests on normality alone: always

@@ -34,9 +34,9 @@ from statsmodels.base.model import LikelihoodResultsWrapper
 
 from econderiv.models import _data, _inference
 from econderiv.models._bvprobit_kernels import (bivariate_prediction, fit_probit,
-                                                heckprobit_loglike_derivs)
+                                                heckprobit_loglike_derivs, probit_residual,
+                                                scoring_athrho)
 from econderiv.models._likelihood import ExactLikelihoodModel, ExactLikelihoodResults
-from econderiv.special.normal import mills_ratio
 
 __all__ = ["HeckProbit", "HeckProbitResults"]
 
@@ -183,17 +183,9 @@ class HeckProbit(ExactLikelihoodModel):
         """The two probits and a scoring step for athrho from 0 (as in BivariateProbit)."""
         (g, _, _), (b, _, _) = self._fit_independent()
         sel = self._select
-        zg = self._z[sel] @ g
-        q = 2 * self._y0[sel] - 1
-        prod = mills_ratio(zg) * q * mills_ratio(q * (self._x0[sel] @ b))
-        den = float(prod @ prod)
-        rho0 = float(np.clip(prod.sum() / den, -0.9, 0.9)) if den > 0 else 0.0
-        return np.concatenate([g, b, [np.arctanh(rho0)]])
-
-    def _cold_start(self):
-        start = self.start_params
-        start[-1] = 0.0
-        return start
+        athrho = scoring_athrho(probit_residual(1.0, self._z[sel] @ g),
+                                probit_residual(self._y0[sel], self._x0[sel] @ b))
+        return np.concatenate([g, b, [athrho]])
 
     # -- prediction --------------------------------------------------------
     def _index_params(self, params):
