@@ -269,6 +269,23 @@ class ExactLikelihoodModel(RowBlockLikelihood, LikelihoodModel):
         start[self._rho_index] = 0.0
         return start
 
+    # -- the restricted model (rho = 0) ------------------------------------------
+    _restricted_cache = None
+
+    def _restricted_fits(self) -> list:
+        """The equations fitted apart (rho = 0): ``[(params, llf, converged), ...]``."""
+        raise NotImplementedError
+
+    def _fit_restricted(self) -> list:
+        if self._restricted_cache is None:
+            self._restricted_cache = self._restricted_fits()
+        return self._restricted_cache
+
+    @property
+    def llf_restricted(self) -> float:
+        """Log-likelihood with rho = 0: the sum over the equations fitted apart."""
+        return float(sum(fit[1] for fit in self._fit_restricted()))
+
     # -- fitting ----------------------------------------------------------
     def fit(self, start_params=None, method: str = _optim.DEFAULT_METHOD, maxiter: int = 100,
             disp: bool = False, callback=None, cov_type: str = "nonrobust", cov_kwds=None,
@@ -416,13 +433,40 @@ class ExactLikelihoodModel(RowBlockLikelihood, LikelihoodModel):
         self._formula_rhs = [f.split("~", 1)[1] for f in formulas]
         self._formula_frame = data
 
+
+class SelectionLikelihoodModel(ExactLikelihoodModel):
+    """Base of the selection families: ``s = 1[z'gamma + u > 0]`` decides
+    whether the outcome ``y`` (with regressors ``x``) is observed.
+
+    The constructor shape is ``Model(endog, exog, endog_select, exog_select,
+    missing="none")``; :meth:`from_formula` takes the selection equation as a
+    keyword. Parameters are ``selection:<term>``, ``outcome:<term>``, then
+    the ancillary ones (``athrho`` first).
+    """
+
     @classmethod
-    def _from_selection_formulas(cls, formula: str, data: pd.DataFrame, selection: str,
-                                 missing: str = "drop", subset=None, **kwargs):
-        """The ``from_formula`` of a selection family: ``cls(y, x, s, z, ...)``
-        from the outcome and selection formulas over ``subset_rows(data,
-        subset)``, remembering the formulas and the data for prediction and
-        pickling."""
+    def from_formula(cls, formula: str, data: pd.DataFrame, selection: str,
+                     missing: str = "drop", subset=None, **kwargs):
+        """Build the model from outcome and selection formulas (patsy, as statsmodels).
+
+        Parameters
+        ----------
+        formula : str
+            Outcome equation, ``"y ~ x1 + x2"``; ``y`` (and its regressors) may
+            be NaN where the row is not selected.
+        data : DataFrame
+        selection : str
+            Selection equation with the 0/1 (or boolean) indicator on the
+            left, ``"s ~ x1 + z"``.
+        missing : {"drop", "none", "raise"}
+            ``"drop"`` (statsmodels' formula default) drops incomplete rows,
+            where the outcome and its regressors are needed only for selected
+            rows; "none" and "raise" raise naming the columns.
+        subset : index labels or boolean mask, optional
+            Rows of ``data`` to use (a boolean Series is aligned by label).
+        **kwargs
+            Passed to the constructor.
+        """
         from econderiv.models import _data
 
         data = _data.subset_rows(data, subset)
@@ -432,6 +476,48 @@ class ExactLikelihoodModel(RowBlockLikelihood, LikelihoodModel):
         model.formula, model.formula_select = formula, selection
         model._remember_formulas([formula, selection], [x.design_info, z.design_info], data)
         return model
+
+    def _init_selection(self, endog, exog, endog_select, exog_select, missing: str,
+                        binary_outcome: bool, ancillary: list, kwargs: dict):
+        """The shared constructor of the selection families (``s`` decides
+        whether ``y`` is observed): inputs through
+        :func:`~econderiv.models._data.prepare_selection`, statsmodels' data,
+        names ``selection:``, ``outcome:`` then ``ancillary`` (``athrho``
+        first), counts. Returns the prepared inputs for the family's own checks.
+        """
+        from econderiv.models import _data
+
+        with single_thread_blas():  # tall thin designs: a second BLAS thread only stalls
+            d = _data.prepare_selection(endog, exog, endog_select, exog_select, missing,
+                                        binary_outcome=binary_outcome)
+        sel = d.selected
+        self._sel = sel
+        self._z = np.ascontiguousarray(d.Z)
+        self._x = d.X
+        self._x0 = np.ascontiguousarray(np.where(sel[:, None], d.X, 0.0))  # 0: never read
+        self._y0 = np.where(sel, d.y, 0.0)
+        kwargs.pop("hasconst", None)
+        # hasconst=False: statsmodels' constant detection rejects the NaN that
+        # outcome regressors may hold for unselected rows
+        LikelihoodModel.__init__(self, pd.Series(d.y, index=d.index, name=d.yname),
+                                 pd.DataFrame(d.X, columns=d.xnames, index=d.index),
+                                 missing="none", hasconst=False, **kwargs)
+        self.endog_select, self.exog_select = d.s, d.Z
+        self.endog_name, self.endog_select_name = d.yname, d.sname
+        self.exog_select_names = list(d.znames)
+        self._eq_exog_names = [list(d.xnames), list(d.znames)]
+        self.row_labels, self.n_dropped, self._kept = d.index, d.n_dropped, d.kept
+        self.k_select, self.k_outcome = d.Z.shape[1], d.X.shape[1]
+        self.param_names = (_data.prefixed("selection", d.znames)
+                            + _data.prefixed("outcome", d.xnames) + list(ancillary))
+        self.data.param_names = self.param_names
+        self.k_params = len(self.param_names)
+        self._rho_index = self.k_select + self.k_outcome
+        self.nobs, self._nrows = float(len(d.s)), len(d.s)
+        self.nobs_selected, self.nobs_unselected = int(sel.sum()), int((~sel).sum())
+        self._design_infos = None
+        self.formula = self.formula_select = None
+        return d
 
 
 class ExactLikelihoodResults(LikelihoodModelResults):

@@ -103,7 +103,6 @@ class BivariateProbit(ExactLikelihoodModel):
         self.k_constant = int(_data.constant_columns(x1).sum() + _data.constant_columns(x2).sum())
         self.df_model = float(self.k1 + self.k2 - self.k_constant)
         self.df_resid = self.nobs - self.k_params
-        self._indep = None
         self._design_infos = None
         self.formula = None
 
@@ -145,20 +144,14 @@ class BivariateProbit(ExactLikelihoodModel):
                 (self._eq_names[1], self.k1, infos[1], self._eq_exog_names[1])]
 
     # -- start values and the independent model -------------------------------
-    def _fit_independent(self):
+    def _restricted_fits(self):
         """Two univariate probits: start values and the rho = 0 log-likelihood."""
-        if self._indep is None:
-            self._indep = [fit_probit(y, x) for y, x in ((self._y1, self._x1),
-                                                         (self._y2, self._x2))]
-        return self._indep
+        return [fit_probit(self._y1, self._x1), fit_probit(self._y2, self._x2)]
 
     @property
-    def llf_restricted(self) -> float:
+    def llf_independent(self) -> float:
         """Log-likelihood of the two separate probits (the model with rho = 0)."""
-        f1, f2 = self._fit_independent()
-        return float(f1[1] + f2[1])
-
-    llf_independent = llf_restricted
+        return self.llf_restricted
 
     @property
     def start_params(self) -> np.ndarray:
@@ -169,8 +162,7 @@ class BivariateProbit(ExactLikelihoodModel):
         ``rho = 0`` (the score of rho there is ``sum e1 e2``), clipped to
         ``+-0.9``.
         """
-        f1, f2 = self._fit_independent()
-        b1, b2 = f1[0], f2[0]
+        (b1, _, _), (b2, _, _) = self._fit_restricted()
         athrho = scoring_athrho(probit_residual(self._y1, self._x1 @ b1),
                                 probit_residual(self._y2, self._x2 @ b2))
         return np.concatenate([b1, b2, [athrho]])

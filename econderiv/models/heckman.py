@@ -34,7 +34,7 @@ from statsmodels.tools.sm_exceptions import CollinearityWarning, ConvergenceWarn
 from econderiv.models import _data, _inference, _optim
 from econderiv.models import _heckman_kernels as K
 from econderiv.models._inference import ProfileLikelihood  # noqa: F401  (public here too)
-from econderiv.models._likelihood import (ExactLikelihoodModel, ExactLikelihoodResults,
+from econderiv.models._likelihood import (ExactLikelihoodResults, SelectionLikelihoodModel,
                                           single_thread_blas)
 
 __all__ = ["Heckman", "HeckmanResults", "HeckmanTwoStepResults", "ProfileLikelihood"]
@@ -43,7 +43,7 @@ _PREDICT = ("xb", "ycond", "yexpected", "psel", "mills", "xbsel")
 _MARGINS = ("ycond", "yexpected", "psel", "xb")
 
 
-class Heckman(ExactLikelihoodModel):
+class Heckman(SelectionLikelihoodModel):
     r"""Heckman sample selection model (Tobit type 2).
 
     .. math::
@@ -102,63 +102,15 @@ class Heckman(ExactLikelihoodModel):
 
     def __init__(self, endog, exog, endog_select, exog_select, missing: str = "none",
                  **kwargs):
-        with single_thread_blas():  # tall thin designs: a second BLAS thread only stalls
-            d = _data.prepare_selection(endog, exog, endog_select, exog_select, missing)
-        sel = d.selected
-        self._sel = sel
-        self._z = np.ascontiguousarray(d.Z)
-        self._x0 = np.ascontiguousarray(np.where(sel[:, None], d.X, 0.0))  # 0: never read
-        self._y0 = np.where(sel, d.y, 0.0)
+        d = self._init_selection(endog, exog, endog_select, exog_select, missing, False,
+                                 ["athrho", "lnsigma"], kwargs)
+        sel = self._sel
         self._excluded = d.excluded
-        kwargs.pop("hasconst", None)
-        # hasconst=False: statsmodels' constant detection rejects the NaN that
-        # outcome regressors may hold for unselected rows
-        super().__init__(pd.Series(d.y, index=d.index, name=d.yname),
-                         pd.DataFrame(d.X, columns=d.xnames, index=d.index),
-                         missing="none", hasconst=False, **kwargs)
-        self.endog_select, self.exog_select = d.s, d.Z
-        self.endog_select_name = d.sname
-        self.exog_select_names = list(d.znames)
-        self.row_labels = d.index
-        self.n_dropped = d.n_dropped
-        self._kept = d.kept
-        self.k_select, self.k_outcome = d.Z.shape[1], d.X.shape[1]
-        self.param_names = (_data.prefixed("selection", d.znames)
-                            + _data.prefixed("outcome", d.xnames) + ["athrho", "lnsigma"])
-        self.data.param_names = self.param_names
-        self.k_params = len(self.param_names)
-        self._rho_index = self.k_params - 2
-        self.nobs = float(len(d.s))
-        self._nrows = len(d.s)
-        self.nobs_selected, self.nobs_unselected = int(sel.sum()), int((~sel).sum())
         x1 = self._x0[sel]
         self.df_model = float(self.k_outcome - int(np.any((x1.min(axis=0) == x1.max(axis=0))
                                                           & (x1[0] != 0))))
         self.df_resid = self.nobs - self.k_params
         self._twostep_cache = None
-        self._design_infos = None
-        self.formula = self.formula_select = None
-
-    @classmethod
-    def from_formula(cls, formula: str, data: pd.DataFrame, selection: str,
-                     missing: str = "drop", subset=None, **kwargs) -> "Heckman":
-        """Outcome and selection formulas (patsy, as statsmodels).
-
-        Parameters
-        ----------
-        formula : str
-            Outcome equation, ``"wage ~ exper + I(exper**2) + educ"``; the
-            outcome may be NaN where unselected.
-        data : DataFrame
-        selection : str
-            Selection equation with the 0/1 (or boolean) indicator on the
-            left, ``"lfp ~ age + faminc + kids"``.
-        missing : {"drop", "none", "raise"}
-            As in :class:`Heckman` (``"drop"`` is statsmodels' formula default).
-        subset : index labels or boolean mask, optional
-            Rows of ``data`` to use (a boolean Series is aligned by label).
-        """
-        return cls._from_selection_formulas(formula, data, selection, missing, subset, **kwargs)
 
     # -- kernel contract and the core's hooks -----------------------------------
     def _block_data(self, rows):
@@ -226,7 +178,7 @@ class Heckman(ExactLikelihoodModel):
         return self._fit_ml(start_params, method, maxiter, disp, callback, cov_type, cov_kwds,
                             global_search, kwargs)
 
-    fit.__doc__ = ExactLikelihoodModel.fit.__doc__.replace(
+    fit.__doc__ = SelectionLikelihoodModel.fit.__doc__.replace(
         "Hessian.\n", "Hessian.\n\n        The default start is the two-step estimate (rho clamped into "
         "(-0.99, 0.99)).\n        Heckman's two-step estimator is :meth:`fit_twostep`.\n", 1)
 

@@ -36,7 +36,7 @@ from econderiv.models import _data, _inference
 from econderiv.models._bvprobit_kernels import (bivariate_prediction, fit_probit,
                                                 heckprobit_loglike_derivs, probit_residual,
                                                 scoring_athrho)
-from econderiv.models._likelihood import ExactLikelihoodModel, ExactLikelihoodResults
+from econderiv.models._likelihood import ExactLikelihoodResults, SelectionLikelihoodModel
 
 __all__ = ["HeckProbit", "HeckProbitResults"]
 
@@ -46,7 +46,7 @@ _PREDICT = {"pmargin": "pmarg1", "p11": "p11", "p10": "p10", "p01": "p01", "p00"
             "psel": "pmarg2", "pcond": "pcond1", "xb": "xb1", "xbsel": "xb2"}
 
 
-class HeckProbit(ExactLikelihoodModel):
+class HeckProbit(SelectionLikelihoodModel):
     """Probit with sample selection, fitted by exact Newton.
 
     Parameters
@@ -76,14 +76,9 @@ class HeckProbit(ExactLikelihoodModel):
 
     def __init__(self, endog, exog, endog_select, exog_select, missing: str = "none",
                  **kwargs):
-        d = _data.prepare_selection(endog, exog, endog_select, exog_select, missing,
-                                    binary_outcome=True)
-        sel = d.selected
-        self._select = sel
-        self._y0 = np.where(sel, d.y, 0.0)      # 0 where unobserved: never read there
-        self._x0 = np.ascontiguousarray(np.where(sel[:, None], d.X, 0.0))
-        self._x = d.X
-        self._z = np.ascontiguousarray(d.Z)
+        d = self._init_selection(endog, exog, endog_select, exog_select, missing, True,
+                                 ["athrho"], kwargs)
+        sel = self._sel
         y_sel, x_sel = self._y0[sel], self._x0[sel]
         _data.warn_perfect_prediction(d.s, d.Z, d.znames, d.sname)
         _data.warn_perfect_prediction(y_sel, x_sel, d.xnames, d.yname)
@@ -93,61 +88,14 @@ class HeckProbit(ExactLikelihoodModel):
                 "only by the functional form (normality) and the likelihood may be flat in "
                 "it. Add to the selection equation a variable that affects selection but "
                 "not the outcome.", RuntimeWarning, stacklevel=_data.user_stacklevel())
-        kwargs.pop("hasconst", None)
-        # hasconst=False: statsmodels' constant detection rejects the NaN that
-        # outcome regressors may hold for unselected rows
-        super().__init__(pd.Series(d.y, index=d.index, name=d.yname),
-                         pd.DataFrame(d.X, columns=d.xnames, index=d.index),
-                         missing="none", hasconst=False, **kwargs)
-        self.endog_select = d.s
-        self.exog_select = d.Z
-        self.endog_select_name = d.sname
-        self.endog_name = d.yname
-        self.exog_select_names = list(d.znames)
-        self.row_labels = d.index
-        self.n_dropped = d.n_dropped
-        self._kept = d.kept
-        self._eq_exog_names = [list(d.xnames), list(d.znames)]
-        self.k_select, self.k_outcome = d.Z.shape[1], d.X.shape[1]
-        self.param_names = (_data.prefixed("selection", d.znames)
-                            + _data.prefixed("outcome", d.xnames) + ["athrho"])
-        self.data.param_names = self.param_names
-        self.k_params = len(self.param_names)
-        self._rho_index = self.k_params - 1
-        self.nobs = float(len(d.s))
-        self._nrows = len(d.s)
-        self.nobs_selected, self.nobs_unselected = int(sel.sum()), int((~sel).sum())
         self.k_constant = int(_data.constant_columns(x_sel).sum()
                               + _data.constant_columns(d.Z).sum())
         self.df_model = float(self.k_select + self.k_outcome - self.k_constant)
         self.df_resid = self.nobs - self.k_params
-        self._indep = None
-        self._design_infos = None
-        self.formula = self.formula_select = None
-
-    @classmethod
-    def from_formula(cls, formula: str, data: pd.DataFrame, selection: str,
-                     missing: str = "drop", subset=None, **kwargs) -> "HeckProbit":
-        """Outcome and selection formulas (patsy, as statsmodels).
-
-        Parameters
-        ----------
-        formula : str
-            Outcome equation, ``"y ~ x1 + x2"``; ``y`` may be NaN where
-            unselected.
-        data : DataFrame
-        selection : str
-            Selection equation with the 0/1 indicator on the left,
-            ``"s ~ x1 + x2 + z"``.
-        missing : {"drop", "none", "raise"}
-        subset : index labels or boolean mask, optional
-            Rows of ``data`` to use (a boolean Series is aligned by label).
-        """
-        return cls._from_selection_formulas(formula, data, selection, missing, subset, **kwargs)
 
     # -- kernel contract ----------------------------------------------------
     def _block_data(self, rows):
-        sel = self._select[rows]
+        sel = self._sel[rows]
         return sel, self._y0[rows][sel], self._z[rows], self._x0[rows][sel]
 
     @staticmethod
@@ -163,26 +111,16 @@ class HeckProbit(ExactLikelihoodModel):
                 ("outcome", self.k_select, infos[0], self._eq_exog_names[0])]
 
     # -- start values and the rho = 0 model --------------------------------
-    def _fit_independent(self):
-        if self._indep is None:
-            sel = self._select
-            self._indep = [fit_probit(self.endog_select, self._z),
-                           fit_probit(self._y0[sel], self._x0[sel])]
-        return self._indep
-
-    @property
-    def llf_restricted(self) -> float:
-        """Log-likelihood with rho = 0: selection probit + outcome probit on selected rows."""
-        f1, f2 = self._fit_independent()
-        return float(f1[1] + f2[1])
-
-    llf_independent = llf_restricted
+    def _restricted_fits(self):
+        """Selection probit and outcome probit on the selected rows (rho = 0)."""
+        sel = self._sel
+        return [fit_probit(self.endog_select, self._z), fit_probit(self._y0[sel], self._x0[sel])]
 
     @property
     def start_params(self) -> np.ndarray:
         """The two probits and a scoring step for athrho from 0 (as in BivariateProbit)."""
-        (g, _, _), (b, _, _) = self._fit_independent()
-        sel = self._select
+        (g, _, _), (b, _, _) = self._fit_restricted()
+        sel = self._sel
         athrho = scoring_athrho(probit_residual(1.0, self._z[sel] @ g),
                                 probit_residual(self._y0[sel], self._x0[sel] @ b))
         return np.concatenate([g, b, [athrho]])

@@ -747,34 +747,3 @@ def _precheck(endog, exog):
         if n_values < 2:
             raise ValueError(f"endog has {n_values} distinct value(s); a multinomial logit "
                              "needs at least 2 categories")
-
-
-def _precheck(endog, exog):
-    """Clear errors for NaN/inf, length mismatches and a constant outcome
-    before statsmodels' data handling (whose messages name no column)."""
-    names = list(exog.columns) if isinstance(exog, pd.DataFrame) else None
-    x = np.asarray(exog)
-    if x.ndim == 1:
-        x = x[:, None]
-    y = np.asarray(endog)
-    if len(y) != len(x):
-        raise ValueError(f"endog has {len(y)} rows but exog has {len(x)}")
-    if x.ndim == 2 and x.dtype.kind in "fc":
-        bad = np.zeros(x.shape[1], dtype=np.int64)
-        for sl in row_blocks(x.shape[0], 4 * DEFAULT_CHUNK_ROWS):
-            bad += (~np.isfinite(x[sl])).sum(axis=0)
-        if bad.any():
-            cols = ", ".join(f"{names[k]!r} ({bad[k]} rows)" if names else
-                             f"column {k} ({bad[k]} rows)" for k in np.flatnonzero(bad))
-            raise ValueError(f"exog has NaN or infinite values in {cols}; drop those rows "
-                             "or pass missing='drop'")
-    if y.ndim == 1:
-        if y.dtype.kind in "fc":
-            nnan = int(np.sum(~np.isfinite(y)))
-            if nnan:
-                raise ValueError(f"endog is NaN or infinite in {nnan} row(s); drop those "
-                                 "rows or pass missing='drop'")
-        n_values = len(pd.unique(y))
-        if n_values < 2:
-            raise ValueError(f"endog has {n_values} distinct value(s); a multinomial logit "
-                             "needs at least 2 categories")
