@@ -425,6 +425,11 @@ class ExactLikelihoodModel(RowBlockLikelihood, LikelihoodModel):
             self._design_infos = [formula_design(f, self._formula_frame)[1].design_info
                                   for f in self._formula_rhs]
 
+    def _summary_variables(self) -> tuple[list, list]:
+        """Header rows naming the dependent variables (left) and the row counts
+        beyond ``No. Observations`` (right) of the summary."""
+        return [("Dep. Variable:", [str(self.endog_names)])], []
+
     def _remember_formulas(self, formulas, design_infos, data) -> None:
         """Keep what prediction on new data and unpickling need: the equations'
         design information, their right-hand sides and the data (not copied),
@@ -476,6 +481,12 @@ class SelectionLikelihoodModel(ExactLikelihoodModel):
         model.formula, model.formula_select = formula, selection
         model._remember_formulas([formula, selection], [x.design_info, z.design_info], data)
         return model
+
+    def _summary_variables(self):
+        return ([("Dep. Variable:", [self.endog_name]),
+                 ("Selection:", [self.endog_select_name])],
+                [("Selected:", [f"{self.nobs_selected}"]),
+                 ("Unselected:", [f"{self.nobs_unselected}"])])
 
     def _init_selection(self, endog, exog, endog_select, exog_select, missing: str,
                         binary_outcome: bool, ancillary: list, kwargs: dict):
@@ -644,6 +655,23 @@ class ExactLikelihoodResults(LikelihoodModelResults):
                 self.model._rho_index])), mle_llf=self.llf)
             self._profile_cache[key] = prof
         return self._profile_cache[key]
+
+    def summary_header(self, model_name: str, method: str = "Maximum likelihood",
+                       extra_right=()) -> tuple[list, list]:
+        """The left and right header rows every family's summary starts with:
+        variables, model, method, optimizer, convergence, covariance (and
+        clusters); observations, counts, log-likelihood (and with rho = 0),
+        AIC, BIC."""
+        variables, counts = self.model._summary_variables()
+        left = variables + [("Model:", [model_name]), ("Method:", [method]),
+                            ("Optimizer:", [str(self.method)]),
+                            ("Converged:", [str(self.converged)])] + _inference.cov_lines(self)
+        right = [("No. Observations:", [f"{int(self.nobs)}"])] + counts
+        right += [("Log-Likelihood:", [f"{self.llf:.4f}"])]
+        if self.model._rho_index is not None:
+            right += [("LL (rho = 0):", [f"{self.llf_restricted:.4f}"])]
+        right += [("AIC:", [f"{self.aic:.4f}"]), ("BIC:", [f"{self.bic:.4f}"])]
+        return left, right + list(extra_right)
 
     # -- diagnostics ----------------------------------------------------------
     def _post_fit_warnings(self) -> None:

@@ -167,6 +167,9 @@ class BivariateProbit(ExactLikelihoodModel):
                                 probit_residual(self._y2, self._x2 @ b2))
         return np.concatenate([b1, b2, [athrho]])
 
+    def _summary_variables(self):
+        return [("Dep. Variables:", [", ".join(self._eq_names)])], []
+
     # -- prediction -------------------------------------------------------------
     def _index_params(self, params):
         params = np.asarray(params)
@@ -203,17 +206,8 @@ class BivariateProbitResults(ExactLikelihoodResults):
     def summary(self, alpha: float = 0.05):
         """statsmodels Summary: one block per equation, rho and the test of rho = 0."""
         m = self.model
-        top_left = [("Dep. Variables:", [", ".join(m._eq_names)]),
-                    ("Model:", ["BivariateProbit"]),
-                    ("Method:", ["Maximum likelihood"]),
-                    ("Optimizer:", [str(self.method)]),
-                    ("Converged:", [str(self.converged)])] + _inference.cov_lines(self)
-        top_right = [("No. Observations:", [f"{int(self.nobs)}"]),
-                     ("Log-Likelihood:", [f"{self.llf:.4f}"]),
-                     ("LL (rho = 0):", [f"{self.llf_independent:.4f}"]),
-                     ("AIC:", [f"{self.aic:.4f}"]),
-                     ("BIC:", [f"{self.bic:.4f}"]),
-                     ("rho:", [f"{self.rho:.4f}"])]
+        top_left, top_right = self.summary_header("BivariateProbit",
+                                                  extra_right=[("rho:", [f"{self.rho:.4f}"])])
         k1, k2 = m.k1, m.k2
         blocks = [(m._eq_names[0], slice(0, k1), m._eq_exog_names[0]),
                   (m._eq_names[1], slice(k1, k1 + k2), m._eq_exog_names[1]),

@@ -418,23 +418,23 @@ class _HeckmanResultsMixin:
             variables, effects, np.reshape(jac, (len(variables), -1)), self.cov_params(),
             which, at, desc, decomposition=decomposition, n_used=n_used)
 
-    def _summary(self, title, method, right, estimation_blocks, ancillary_title, notes,
-                 alpha):
+    def _summary(self, title, method, estimation_blocks, ancillary_title, notes, alpha):
         m = self.model
         wald = self.wald_outcome
-        top_left = [("Dep. Variable:", [str(m.endog_names)]),
-                    ("Selection:", [m.endog_select_name]), ("Model:", ["Heckman"]),
-                    ("Method:", [method]), ("Date:", None), ("Time:", None)]
-        top_right = [("No. Observations:", [f"{int(self.nobs)}"]),
-                     ("Selected:", [f"{m.nobs_selected}"]),
-                     ("Unselected:", [f"{m.nobs_unselected}"]),
-                     (f"Wald chi2({wald.df}):", [f"{wald.statistic:.2f}"]),
-                     ("Prob > chi2:", [f"{wald.pvalue:.4f}"])] + right
+        wald_rows = [(f"Wald chi2({wald.df}):", [f"{wald.statistic:.2f}"]),
+                     ("Prob > chi2:", [f"{wald.pvalue:.4f}"])]
+        if isinstance(self, ExactLikelihoodResults):
+            top_left, top_right = self.summary_header("Heckman", method, wald_rows)
+        else:  # two-step: no likelihood
+            variables, counts = m._summary_variables()
+            top_left = (variables + [("Model:", ["Heckman"]), ("Method:", [method])]
+                        + _inference.cov_lines(self))
+            top_right = [("No. Observations:", [f"{int(self.nobs)}"])] + counts + wald_rows
         kz, kx = m.k_select, m.k_outcome
         blocks = [("outcome: " + str(m.endog_names), slice(kz, kz + kx), m.exog_names),
                   ("selection: " + m.endog_select_name, slice(0, kz), m.exog_select_names)]
         return _inference.build_summary(
-            self, title, top_left + _inference.cov_lines(self), top_right,
+            self, title, top_left, top_right,
             blocks + estimation_blocks, self.ancillary_frame(alpha), ancillary_title, notes,
             alpha)
 
@@ -462,9 +462,7 @@ class HeckmanResults(_HeckmanResultsMixin, ExactLikelihoodResults):
         if self.global_search is not None:
             notes.append(f"global search over rho: {len(self.global_search)} maxima examined; "
                          "this is the highest.")
-        right = [("Log-Likelihood:", [f"{self.llf:.3f}"]),
-                 ("Converged:", [str(self.converged)])]
-        return self._summary(title or "Heckman selection model (ML)", "MLE", right,
+        return self._summary(title or "Heckman selection model (ML)", "MLE",
                              [("ancillary (estimation scale)", slice(kz + kx, kz + kx + 2),
                                ["athrho", "lnsigma"])], "natural scale", notes, alpha)
 
@@ -518,7 +516,7 @@ class HeckmanTwoStepResults(_HeckmanResultsMixin, LikelihoodModelResults):
                 "as in Stata); lambda's standard error is corrected for the estimated "
                 "inverse Mills ratio.")
         return self._summary(title or "Heckman selection model (two-step)", "Two-step", [],
-                             [], "mills (lambda = rho sigma)", [note], alpha)
+                             "mills (lambda = rho sigma)", [note], alpha)
 
 
 class HeckmanResultsWrapper(LikelihoodResultsWrapper):

@@ -162,19 +162,7 @@ class HeckProbitResults(ExactLikelihoodResults):
     def summary(self, alpha: float = 0.05):
         """statsmodels Summary: outcome and selection blocks, rho, test of rho = 0."""
         m = self.model
-        top_left = [("Dep. Variable:", [m.endog_name]),
-                    ("Selection:", [m.endog_select_name]),
-                    ("Model:", ["HeckProbit"]),
-                    ("Method:", ["Maximum likelihood"]),
-                    ("Optimizer:", [str(self.method)]),
-                    ("Converged:", [str(self.converged)])] + _inference.cov_lines(self)
-        top_right = [("No. Observations:", [f"{int(self.nobs)}"]),
-                     ("Selected:", [f"{m.nobs_selected}"]),
-                     ("Unselected:", [f"{m.nobs_unselected}"]),
-                     ("Log-Likelihood:", [f"{self.llf:.4f}"]),
-                     ("LL (rho = 0):", [f"{self.llf_restricted:.4f}"]),
-                     ("AIC:", [f"{self.aic:.4f}"]),
-                     ("BIC:", [f"{self.bic:.4f}"])]
+        top_left, top_right = self.summary_header("HeckProbit")
         kz, kx = m.k_select, m.k_outcome
         blocks = [("outcome: " + m.endog_name, slice(kz, kz + kx), m._eq_exog_names[0]),
                   ("selection: " + m.endog_select_name, slice(0, kz), m.exog_select_names),
