@@ -425,6 +425,11 @@ class ExactLikelihoodModel(RowBlockLikelihood, LikelihoodModel):
             self._design_infos = [formula_design(f, self._formula_frame)[1].design_info
                                   for f in self._formula_rhs]
 
+    def _ancillary_entries(self, params) -> dict:
+        """Natural-scale ancillary parameters for ``res.ancillary`` (see
+        :func:`~econderiv.models._inference.ancillary_frame`): rho = tanh(athrho)."""
+        return {} if self._rho_index is None else {"rho": (self._rho_index, "tanh")}
+
     def _summary_variables(self) -> tuple[list, list]:
         """Header rows naming the dependent variables (left) and the row counts
         beyond ``No. Observations`` (right) of the summary."""
@@ -481,6 +486,11 @@ class SelectionLikelihoodModel(ExactLikelihoodModel):
         model.formula, model.formula_select = formula, selection
         model._remember_formulas([formula, selection], [x.design_info, z.design_info], data)
         return model
+
+    def _equation_blocks(self):
+        infos = self._design_infos or [None, None]  # formulas: outcome, then selection
+        return [("selection", 0, infos[1], self.exog_select_names),
+                ("outcome", self.k_select, infos[0], self._eq_exog_names[0])]
 
     def _summary_variables(self):
         return ([("Dep. Variable:", [self.endog_name]),

@@ -135,9 +135,6 @@ class BivariateProbit(ExactLikelihoodModel):
     def _kernel(params, data, order, llobs, per_obs):
         return biprobit_loglike_derivs(params, *data, order, llobs, per_obs)
 
-    def _ancillary_entries(self, params):
-        return {"rho": (self._rho_index, "tanh")}
-
     def _equation_blocks(self):
         infos = self._design_infos or [None, None]
         return [(self._eq_names[0], 0, infos[0], self._eq_exog_names[0]),

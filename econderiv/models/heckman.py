@@ -130,11 +130,6 @@ class Heckman(SelectionLikelihoodModel):
         return {"rho": (len(p) - 2, "tanh"), "sigma": (len(p) - 1, "exp"),
                 "lambda": (rho * sigma, grad)}
 
-    def _equation_blocks(self):
-        infos = self._design_infos or [None, None]
-        return [("selection", 0, infos[1], self.exog_select_names),
-                ("outcome", self.k_select, infos[0], list(self.exog_names))]
-
     # -- two-step, start values ---------------------------------------------------
     def _twostep(self) -> K.TwoStep:
         if self._twostep_cache is None:

@@ -102,14 +102,6 @@ class HeckProbit(SelectionLikelihoodModel):
     def _kernel(params, data, order, llobs, per_obs):
         return heckprobit_loglike_derivs(params, *data, order, llobs, per_obs)
 
-    def _ancillary_entries(self, params):
-        return {"rho": (self._rho_index, "tanh")}
-
-    def _equation_blocks(self):
-        infos = self._design_infos or [None, None]
-        return [("selection", 0, infos[1], self.exog_select_names),
-                ("outcome", self.k_select, infos[0], self._eq_exog_names[0])]
-
     # -- start values and the rho = 0 model --------------------------------
     def _restricted_fits(self):
         """Selection probit and outcome probit on the selected rows (rho = 0)."""
