@@ -40,6 +40,7 @@ __all__ = [
     "lhs_design",
     "subset_rows",
     "new_design",
+    "labelled",
     "constant_columns",
     "nan_columns",
     "check_missing_rule",
@@ -273,6 +274,14 @@ def new_design(exog, k: int, names: Sequence[str], what: str, design_info=None):
         raise ValueError(f"{what} has {arr.shape[1]} columns, the equation has {k} "
                          f"({', '.join(names)})")
     return arr, index
+
+
+def labelled(values: np.ndarray, index, name: str):
+    """A Series with the data's index when there is one of the right length
+    (pandas in, pandas out), else the array."""
+    if index is not None and len(index) == len(values):
+        return pd.Series(values, index=index, name=name)
+    return values
 
 
 # ---------------------------------------------------------------------------

@@ -536,6 +536,17 @@ def fit_bohning(loglike_score, bound, beta0, *, hessian=None, hessian_approx=Non
         return result(phase_iterations={"lbfgs": n_lbfgs, "newton": 0})
 
     eps_ll = 64 * np.finfo(float).eps * max(1.0, abs(ll))
+
+    def newton_accepted(step):
+        """Count an accepted Newton step and report it; returns (beta, ll, g)."""
+        nonlocal it, n_newton
+        b, ll_b, g_b = step[2]
+        it += 1
+        n_newton += 1
+        path.append(float(ll_b))
+        if callback is not None:
+            callback(b)
+        return b, ll_b, g_b
     chol, fresh, exact, lam2_prev = None, False, False, np.inf
     n_approx = 0
     use_approx = hessian_approx is not None
@@ -568,12 +579,7 @@ def fit_bohning(loglike_score, bound, beta0, *, hessian=None, hessian_approx=Non
             # the final Newton step: precision of order lam2^2
             step = backtrack(trial(d), -ll, -lam2, max_steps=1, slack=eps_ll)
             if step is not None and lam2 > 0:
-                beta, ll, g = step[2]
-                it += 1
-                n_newton += 1
-                path.append(float(ll))
-                if callback is not None:
-                    callback(beta)
+                beta, ll, g = newton_accepted(step)
             break
         crit = lam2
         if not (exact and fresh) and lam2 <= 0.1 * tol:
@@ -596,12 +602,7 @@ def fit_bohning(loglike_score, bound, beta0, *, hessian=None, hessian_approx=Non
             message = "Newton step failed to increase the log-likelihood"
             converged = fresh and stalled_ok()
             break
-        beta, ll, g = step[2]
-        it += 1
-        n_newton += 1
-        path.append(float(ll))
-        if callback is not None:
-            callback(beta)
+        beta, ll, g = newton_accepted(step)
         # later steps reuse this factorisation (chord steps: one pass each)
         fresh, lam2_prev = False, lam2
     return result(phase_iterations={"lbfgs": n_lbfgs, "newton": n_newton},

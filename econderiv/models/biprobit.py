@@ -242,10 +242,8 @@ class BivariateProbitResults(ExactLikelihoodResults):
             x2, i2 = _data.new_design(e1 if e2 is None else e2, m.k2, m._eq_exog_names[1],
                                       "exog2", infos[1])
             index = i2 if index is None else index
-        p = m.predict(np.asarray(self.params), x1, x2, which=which)
-        if index is not None and len(index) == len(p):
-            return pd.Series(p, index=index, name=which)
-        return p
+        return _data.labelled(m.predict(np.asarray(self.params), x1, x2, which=which),
+                              index, which)
 
     def get_margeff(self, which: str = "p11", at: str = "overall", dummy: bool = False,
                     variables=None):

@@ -199,10 +199,8 @@ class HeckProbitResults(ExactLikelihoodResults):
             if len(x) != len(z):
                 raise ValueError(f"exog has {len(x)} rows but exog_select has {len(z)}")
             index = iz if index is None else index
-        p = m.predict(np.asarray(self.params), x, z, which=which)
-        if index is not None and len(index) == len(p):
-            return pd.Series(p, index=index, name=which)
-        return p
+        return _data.labelled(m.predict(np.asarray(self.params), x, z, which=which),
+                              index, which)
 
     def get_margeff(self, which: str = "pmargin", at: str = "overall", dummy: bool = False,
                     variables=None):
