@@ -57,7 +57,7 @@ _LN2_LO = 1.9082149292705877e-10
  _EX13) = [1.0 / math.factorial(j) for j in range(2, 14)]
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _exp_gl(x):
     """exp(x) within one ulp for -708 <= x <= 709; exp(-708) ~ 3e-308 below.
 
@@ -93,7 +93,7 @@ _X20, _W20 = np.polynomial.legendre.leggauss(20)
 # univariate normal pieces
 # ---------------------------------------------------------------------------
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _exp_half_square(x):
     """exp(-x**2/2) without the error of rounding x**2 (26-bit split of x)."""
     if abs(x) >= 8192.0:
@@ -103,7 +103,7 @@ def _exp_half_square(x):
     return math.exp(-0.5 * hi * hi) * math.exp(-(hi * lo + 0.5 * lo * lo))
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _mills_cf_tail(u):
     """t with Phi(-u)/phi(u) = 1/(u + t), u >= 5 (Laplace's continued fraction).
 
@@ -122,7 +122,7 @@ def _mills_cf_tail(u):
     return t
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def ndtr(x):
     """Phi(x) to a few ulp relative accuracy (erfc above -5, continued fraction below)."""
     if x >= -5.0:
@@ -131,12 +131,12 @@ def ndtr(x):
     return _exp_half_square(u) / (_SQRT2PI * (u + _mills_cf_tail(u)))
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def npdf(x):
     return math.exp(-0.5 * x * x) / _SQRT2PI
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def log_ndtr(x):
     """log Phi(x) over the whole real line.
 
@@ -152,7 +152,7 @@ def log_ndtr(x):
     return -0.5 * u * u - _LOG_SQRT2PI - math.log(u + _mills_cf_tail(u))
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def inv_mills(x):
     """phi(x)/Phi(x), accurate for all x (~ -x for x << 0)."""
     if x > -5.0:
@@ -166,7 +166,7 @@ def inv_mills(x):
 _XD, _WD = np.polynomial.legendre.leggauss(12)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def log_ndtr_diff(hi, lo):
     """log(Phi(hi) - Phi(lo)) for lo < hi, without cancellation.
 
@@ -200,7 +200,7 @@ def log_ndtr_diff(hi, lo):
 _SIN_COEF = np.array([(-1.0) ** k / math.factorial(2 * k + 1) for k in range(11)])
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _sin_small(x):
     """sin(x) for |x| <= 1.2 by its Taylor polynomial to x^21 (error < 1e-20).
 
@@ -218,7 +218,7 @@ def _sin_small(x):
     return x * ((q0 + q1 * z4) + q2 * (z4 * z4))
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def ndtr_diff(hi, lo):
     """Phi(hi) - Phi(lo) (0 if lo >= hi) with relative accuracy."""
     if not lo < hi:
@@ -245,7 +245,7 @@ def ndtr_diff(hi, lo):
 WORK = 4 * 20
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _theta_sum(xs, ws, asr, hk, hs, work):
     """Gauss-Legendre sum of the Drezner-Wesolowsky integrand over theta.
 
@@ -264,7 +264,7 @@ def _theta_sum(xs, ws, asr, hk, hs, work):
     return acc
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _near_one_sum(xs, ws, a, bs, hk, c, d, bvn, work):
     """Add the numerically integrated remainder of Genz's |r| -> 1 expansion to bvn.
 
@@ -289,7 +289,7 @@ def _near_one_sum(xs, ws, a, bs, hk, c, d, bvn, work):
     return bvn
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _genz_upper(h, k, r, work):
     """P(X > h, Y > k) for finite h, k and |r| < 1 (absolute error ~1e-16).
 
@@ -344,12 +344,12 @@ def _genz_upper(h, k, r, work):
 # helpers shared by value and derivatives
 # ---------------------------------------------------------------------------
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _one_minus_r2(r):
     return (1.0 - r) * (1.0 + r)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _cond_arg(a, b, r, s):
     """(b - r a)/s with the cancellation of b - r a for r -> +-1 avoided."""
     if r >= 0.0:
@@ -359,7 +359,7 @@ def _cond_arg(a, b, r, s):
     return num / s
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def log_pdf2(a, b, r):
     """log phi2(a, b, r) for |r| < 1, finite a, b."""
     s2 = _one_minus_r2(r)
@@ -371,7 +371,7 @@ def log_pdf2(a, b, r):
     return -0.5 * q / s2 - _LOG_2PI - 0.5 * math.log(s2)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _degenerate_logcdf(a, b, r):
     """log Phi2 at r = +-1 (a, b finite)."""
     if r > 0.0:
@@ -385,7 +385,7 @@ def _degenerate_logcdf(a, b, r):
 _TAIL = 1e-5
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def cdf_abs(a, b, r, work):
     """Phi2 with absolute accuracy ~1e-16 for all inputs (NaN rules applied)."""
     if math.isnan(a) or math.isnan(b) or math.isnan(r) or abs(r) > 1.0:
@@ -411,7 +411,7 @@ def cdf_abs(a, b, r, work):
 _HUGE = 1e154  # beyond this x**2 overflows; Phi(x) is 0 or 1 to any precision
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _clamp(x):
     if x > _HUGE:
         return _INF
@@ -420,7 +420,7 @@ def _clamp(x):
     return x
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def loop_cdf(a, b, r, out):
     # Two passes with the same result as cdf_value point by point: the hot
     # loop (Genz's scheme) stays free of the large, rarely taken
@@ -441,20 +441,20 @@ def loop_cdf(a, b, r, out):
             out[i] = cdf_value(_clamp(a[i]), _clamp(b[i]), r[i], work)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def loop_logcdf(a, b, r, out):
     work = np.empty(WORK)
     for i in range(a.shape[0]):
         out[i] = logcdf_value(_clamp(a[i]), _clamp(b[i]), r[i], work)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def loop_pdf(a, b, r, out):
     for i in range(a.shape[0]):
         out[i] = pdf_value(_clamp(a[i]), _clamp(b[i]), r[i])
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def pdf_value(a, b, r):
     if math.isnan(a) or math.isnan(b) or math.isnan(r) or abs(r) > 1.0:
         return _NAN
@@ -467,7 +467,7 @@ def pdf_value(a, b, r):
     return math.exp(log_pdf2(a, b, r))
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def cdf_value(a, b, r, work):
     if b < a:
         # Phi2 is symmetric in (a, b); a fixed order makes it so bitwise
@@ -480,7 +480,7 @@ def cdf_value(a, b, r, work):
     return v
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def logcdf_value(a, b, r, work):
     if math.isnan(a) or math.isnan(b) or math.isnan(r) or abs(r) > 1.0:
         return _NAN
@@ -507,7 +507,7 @@ def logcdf_value(a, b, r, work):
     return tail_logcdf(a, b, r)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _grad_parts(a, b, r):
     """(d_a, d_b, d_r, phi2) of Phi2 for finite a, b and |r| < 1."""
     s = math.sqrt(_one_minus_r2(r))
@@ -519,7 +519,7 @@ def _grad_parts(a, b, r):
     return da, db, p2
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def grad_value(a, b, r, out3):
     """Write (d_a, d_b, d_r) of Phi2 into out3."""
     if math.isnan(a) or math.isnan(b) or math.isnan(r) or abs(r) > 1.0:
@@ -549,7 +549,7 @@ def grad_value(a, b, r, out3):
     out3[2] = p2
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _degenerate_grad(a, b, r, out3):
     """One-sided limits r -> +-1 of the gradient (d_r infinite on the line)."""
     if r > 0.0:
@@ -573,7 +573,7 @@ def _degenerate_grad(a, b, r, out3):
             out3[2] = _INF
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def hess_value(a, b, r, out6):
     """Write (aa, ab, ar, bb, br, rr) of Phi2 into out6."""
     for j in range(6):
@@ -617,7 +617,7 @@ def hess_value(a, b, r, out6):
     out6[5] = p2 * (ca * cb + r) / s2
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def loop_grad(a, b, r, da, db, dr):
     g = np.empty(3)
     for i in range(a.shape[0]):
@@ -627,7 +627,7 @@ def loop_grad(a, b, r, da, db, dr):
         dr[i] = g[2]
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def loop_hess(a, b, r, h):
     g = np.empty(6)
     for i in range(a.shape[0]):
@@ -640,7 +640,7 @@ def loop_hess(a, b, r, h):
 # derivatives of log Phi2
 # ---------------------------------------------------------------------------
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def loggrad_value(a, b, r, out3, work):
     """Write (d_a, d_b, d_r) of log Phi2 into out3; returns log Phi2.
 
@@ -689,7 +689,7 @@ def loggrad_value(a, b, r, out3, work):
     return L
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def loghess_value(a, b, r, out6, g, work):
     """Write the six second partials of log Phi2 (aa, ab, ar, bb, br, rr).
 
@@ -734,7 +734,7 @@ def loghess_value(a, b, r, out6, g, work):
     out6[5] = gr * (ca * cb + r) / s2 - gr * gr
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def loop_loggrad(a, b, r, da, db, dr):
     g = np.empty(3)
     work = np.empty(WORK)
@@ -745,7 +745,7 @@ def loop_loggrad(a, b, r, da, db, dr):
         dr[i] = g[2]
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def loop_loghess(a, b, r, h):
     g = np.empty(6)
     g3 = np.empty(3)
@@ -773,7 +773,7 @@ _XT, _WT = np.polynomial.legendre.leggauss(32)
 _DROP = 40.0
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _fprime(delta, xs, n0, r, s):
     """f'(x) and f''(x) at x = x* + delta (f'' clipped to <= -1, its exact bound)."""
     x = xs + delta
@@ -794,7 +794,7 @@ def _fprime(delta, xs, n0, r, s):
     return d1, d2
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _drop(delta, xs, fs, n0, r, s):
     """f(x*) - f(x* + delta) (>= 0 away from the mode).
 
@@ -805,7 +805,7 @@ def _drop(delta, xs, fs, n0, r, s):
     return 0.5 * delta * (2.0 * xs + delta) - _dlog_ndtr(n0 / s, -r * delta / s, fs)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _dlog_ndtr(cs, dc, fs):
     """log Phi(cs + dc) - log Phi(cs), with fs = log Phi(cs).
 
@@ -823,7 +823,7 @@ def _dlog_ndtr(cs, dc, fs):
     return log_ndtr(c) - fs
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _side(sign, limit, w0, xs, fs, n0, r, s):
     """int_0^limit exp(f(x* + sign d) - f(x*)) dd for one side of the mode.
 
@@ -898,7 +898,7 @@ def _side(sign, limit, w0, xs, fs, n0, r, s):
     return acc * half * w
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _numerator(b, r, x):
     """b - r x without the cancellation of r -> +-1 (exact factor 1 -+ r)."""
     if r >= 0.0:
@@ -906,7 +906,7 @@ def _numerator(b, r, x):
     return (b + x) - (1.0 + r) * x
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def tail_logcdf(a, b, r):
     """log Phi2(a, b, r) with relative accuracy, finite a, b, |r| < 1.
 
@@ -940,7 +940,7 @@ def tail_logcdf(a, b, r):
     return _xint_logcdf(a, b, r)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _logaddexp(x, y):
     if x < y:
         t = x
@@ -951,7 +951,7 @@ def _logaddexp(x, y):
     return x + math.log1p(math.exp(y - x))
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _xint_logcdf(a, b, r):
     """log Phi2 by the x-integral (see the section notes)."""
     if b < a:
