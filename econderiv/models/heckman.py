@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 from statsmodels.base import wrapper as wrap
 from statsmodels.base.model import LikelihoodModelResults, LikelihoodResultsWrapper
+from statsmodels.tools.numdiff import approx_fprime
 from statsmodels.tools.sm_exceptions import CollinearityWarning, ConvergenceWarning
 
 from econderiv.models import _data, _inference, _optim
@@ -272,10 +273,10 @@ class _HeckmanResultsMixin:
     def lambda_(self) -> float:
         return float(self.ancillary.loc["lambda", "coef"])
 
-    def _structural(self):
+    def _structural(self, params=None):
         """``(gamma, beta, L, J)``: ``L = rho sigma`` and ``J`` the Jacobian of
         ``(gamma, beta, L)`` in ``params`` (rows in that order)."""
-        p = np.asarray(self.params, dtype=float)
+        p = np.asarray(self.params if params is None else params, dtype=float)
         kz, kx = self.model.k_select, self.model.k_outcome
         L, grad = self._lambda_spec(p)
         J = np.zeros((kz + kx + 1, len(p)))
@@ -331,8 +332,8 @@ class _HeckmanResultsMixin:
             return pd.Series(out, index=index, name=which)
         return out
 
-    def get_margeff(self, which: str = "ycond", at: str = "overall", variables=None,
-                    sample: str = "all") -> _inference.MarginalEffects:
+    def get_margeff(self, which: str = "ycond", at: str = "overall", dummy: bool = False,
+                    variables=None, sample: str = "all") -> _inference.MarginalEffects:
         """Marginal effects with delta-method standard errors (analytic Jacobian).
 
         A term's effect combines its outcome coefficient ``beta_k`` and its
@@ -347,6 +348,10 @@ class _HeckmanResultsMixin:
         which : {"ycond", "yexpected", "psel", "xb"}
         at : {"overall", "mean"}
             Average of the effects over the rows, or at the regressor means.
+        dummy : bool
+            With ``at="overall"``, the discrete change from 0 to 1 for 0/1
+            regressors (its Jacobian by central differences; the decomposition
+            is then not split).
         variables : str or list of str, optional
             Terms to report (default: every non-constant term, outcome first).
         sample : {"all", "selected"}
@@ -360,7 +365,7 @@ class _HeckmanResultsMixin:
             and ``decomposition`` (``ycond``: direct and selection channels;
             ``yexpected``: conditional and participation parts). Terms are
             differentiated one by one (``exper`` and ``I(exper**2)`` are
-            separate) and dummies are treated as continuous.
+            separate); 0/1 regressors are treated as continuous unless ``dummy``.
         """
         if which not in _MARGINS:
             raise ValueError(f"which must be one of {_MARGINS}, got {which!r}")
@@ -394,11 +399,27 @@ class _HeckmanResultsMixin:
                 raise ValueError(f"unknown variables {unknown}; terms are "
                                  f"{sorted(set(xnames) | set(znames))}")
         gamma, beta, L, Jp = self._structural()
-        effects, jac, parts = [], [], []
+        effects, jac, parts, dummies = [], [], [], []
         for v in variables:
-            eff, J, part = K.margin(which, X, Z, gamma, beta, L,
-                                    xnames.index(v) if v in xnames else None,
-                                    znames.index(v) if v in znames else None)
+            kb = xnames.index(v) if v in xnames else None
+            kg = znames.index(v) if v in znames else None
+            col = X[:, kb] if kb is not None else Z[:, kg]
+            if dummy and at == "overall" and np.isin(col, (0.0, 1.0)).all():
+                def change(p, kb=kb, kg=kg):
+                    g, b, lam, _ = self._structural(p)
+                    X1, Z1, X0, Z0 = X.copy(), Z.copy(), X.copy(), Z.copy()
+                    for hi, lo, k in ((X1, X0, kb), (Z1, Z0, kg)):
+                        if k is not None:
+                            hi[:, k], lo[:, k] = 1.0, 0.0
+                    return np.array([np.mean(K.prediction(which, X1, Z1, g, b, lam)
+                                             - K.prediction(which, X0, Z0, g, b, lam))])
+                p = np.asarray(self.params, dtype=float)
+                effects.append(float(change(p)[0]))
+                jac.append(approx_fprime(p, change, centered=True).ravel())
+                parts.append((np.nan, np.nan))
+                dummies.append(v)
+                continue
+            eff, J, part = K.margin(which, X, Z, gamma, beta, L, kb, kg)
             effects.append(float(eff))
             jac.append(J @ Jp)
             parts.append(part)
@@ -411,7 +432,7 @@ class _HeckmanResultsMixin:
                 "psel": f"P({s} = 1)", "xb": f"x'beta ({y})"}[which]
         return _inference.MarginalEffects(
             variables, effects, np.reshape(jac, (len(variables), -1)), self.cov_params(),
-            which, at, desc, decomposition=decomposition, n_used=n_used)
+            which, at, desc, dummies, decomposition=decomposition, n_used=n_used)
 
     def _summary(self, title, method, estimation_blocks, ancillary_title, notes, alpha):
         m = self.model

@@ -203,7 +203,7 @@ class HeckProbitResults(ExactLikelihoodResults):
                               index, which)
 
     def get_margeff(self, which: str = "pmargin", at: str = "overall", dummy: bool = False,
-                    variables=None):
+                    variables=None, sample: str = "all"):
         """Marginal effects with delta-method standard errors.
 
         For a regressor with coefficient ``beta_k`` in the outcome and
@@ -217,13 +217,18 @@ class HeckProbitResults(ExactLikelihoodResults):
         Averaged over the rows whose regressors are all finite (``at =
         "overall"``) or evaluated at their means (``at="mean"``);
         ``dummy=True`` gives discrete changes for 0/1 regressors;
-        ``variables`` (a name or list) restricts the report.
+        ``variables`` (a name or list) restricts the report; ``sample=
+        "selected"`` averages over the selected rows only.
         """
+        if sample not in ("all", "selected"):
+            raise ValueError(f"sample must be 'all' or 'selected', got {sample!r}")
         if which not in _PREDICT or which in ("xb", "xbsel"):
             raise ValueError(f"which must be one of {[k for k in _PREDICT if k[0] == 'p']}, "
                              f"got {which!r}")
         m = self.model
         rows = np.isfinite(m._x).all(axis=1) & np.isfinite(m._z).all(axis=1)
+        if sample == "selected":
+            rows &= m._sel
         kind = _PREDICT[which]
 
         def predict(p, xs, grad):

@@ -358,3 +358,36 @@ def test_warnings_point_at_the_users_line(how):
             HeckProbit(df.y, df[["x1", "x2"]].assign(c=1.0), df.s,
                        df[["x1", "z"]].assign(c=1.0), missing="drop")
     assert {Path(w.filename).name for w in record} == {Path(__file__).name}
+
+
+@pytest.mark.parametrize("family", RHO_FAMILIES)
+def test_get_margeff_signature_is_shared(family):
+    res = make_model(family).fit()
+    params = list(inspect.signature(res._results.get_margeff).parameters)
+    assert params[:4] == ["which", "at", "dummy", "variables"], params
+    me = res.get_margeff(at="mean")
+    assert list(me.conf_int().columns) == [0, 1]
+    frame = me.summary_frame()
+    assert list(frame.columns[:6]) == ["dy/dx", "std err", "z", "P>|z|", "[0.025", "0.975]"]
+
+
+def test_heckman_dummy_margin_is_the_discrete_change():
+    df = _selection_data()
+    df["d"] = (df.x2 > 0).astype(float)
+    res = Heckman.from_formula("y ~ x1 + d", df, selection="s ~ x1 + z + d").fit()
+    me = res.get_margeff("ycond", dummy=True, variables=["d", "x1"])
+    hi, lo = df.assign(d=1.0), df.assign(d=0.0)
+    change = np.mean(res.predict(hi, which="ycond") - res.predict(lo, which="ycond"))
+    assert me.margeff["d"] == pytest.approx(change, rel=1e-12)
+    assert me.dummies == ["d"]
+    cont = res.get_margeff("ycond", variables=["x1"])
+    assert me.margeff["x1"] == pytest.approx(cont.margeff["x1"], rel=1e-12)
+    assert np.isfinite(me.margeff_se).all() and (me.margeff_se > 0).all()
+
+
+def test_heckprobit_margins_over_the_selected_rows():
+    res = make_model("HeckProbit").fit()
+    all_rows = res.get_margeff("pcond")
+    sel = res.get_margeff("pcond", sample="selected")
+    assert sel.n_used == res.model.nobs_selected < all_rows.n_used
+    assert not np.allclose(sel.margeff, all_rows.margeff)
