@@ -33,8 +33,9 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-__all__ = ["RowBlockLikelihood", "block_sum", "row_blocks", "single_thread_blas",
-           "n_threads", "N_THREADS", "PARALLEL_MIN_ROWS"]
+__all__ = ["RowBlockLikelihood", "ExactLikelihoodModel", "SelectionLikelihoodModel",
+           "ExactLikelihoodResults", "block_sum", "parallel_map", "add_tuples", "row_blocks",
+           "single_thread_blas", "n_threads", "N_THREADS", "PARALLEL_MIN_ROWS", "FIT_KEYWORDS"]
 
 #: worker threads for block sums (None: the CPUs available, at most 8)
 N_THREADS: int | None = None
@@ -94,6 +95,29 @@ def _add(a, b):
     return a + b
 
 
+def add_tuples(parts):
+    """Element-wise sum of tuples of arrays (``None`` entries stay ``None``)."""
+    total = parts[0]
+    for other in parts[1:]:
+        total = tuple(_add(x, y) for x, y in zip(total, other))
+    return total
+
+
+def parallel_map(fn: Callable, items) -> list:
+    """``[fn(item) for item in items]`` on the block threads (one thread when
+    there is one item or one CPU), with BLAS pinned to one thread; results in
+    the order of ``items``."""
+    global _EXECUTOR
+    items = list(items)
+    k = min(n_threads(), len(items))
+    with single_thread_blas():
+        if k <= 1:
+            return [fn(item) for item in items]
+        if _EXECUTOR is None or _EXECUTOR._max_workers < k:
+            _EXECUTOR = ThreadPoolExecutor(max_workers=k, thread_name_prefix="econderiv")
+        return list(_EXECUTOR.map(fn, items))
+
+
 def block_sum(part: Callable[[int, int], tuple], n: int, min_rows: int = PARALLEL_MIN_ROWS):
     """``sum(part(lo, hi))`` over contiguous row ranges, one per thread.
 
@@ -101,20 +125,10 @@ def block_sum(part: Callable[[int, int], tuple], n: int, min_rows: int = PARALLE
     ``lo:hi``; the tuples are added element-wise in row order, so the result
     does not depend on the number of threads beyond rounding.
     """
-    global _EXECUTOR
     k = min(n_threads(), max(1, n // max(1, min_rows)))
-    with single_thread_blas():
-        if k <= 1:
-            return part(0, n)
-        edges = np.linspace(0, n, k + 1).astype(int)
-        if _EXECUTOR is None or _EXECUTOR._max_workers < k:
-            _EXECUTOR = ThreadPoolExecutor(max_workers=k, thread_name_prefix="econderiv")
-        futures = [_EXECUTOR.submit(part, int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
-        parts = [f.result() for f in futures]
-    total = parts[0]
-    for other in parts[1:]:
-        total = tuple(_add(x, y) for x, y in zip(total, other))
-    return total
+    edges = np.linspace(0, n, k + 1).astype(int)
+    return add_tuples(parallel_map(lambda ab: part(int(ab[0]), int(ab[1])),
+                                   zip(edges[:-1], edges[1:])))
 
 
 class RowBlockLikelihood:
@@ -146,32 +160,19 @@ class RowBlockLikelihood:
         self._derivs_cache = None
 
     def _run(self, params, order, llobs, per_obs):
-        blocks = self._blocks()
-
-        def one(i, prev):
-            sl, data = blocks[i]
-            return self._kernel(params, data, order, None if prev is None else prev[sl],
+        """The kernel over every block, summed (the per-row outputs stacked)."""
+        def one(block):
+            sl, data = block
+            return self._kernel(params, data, order, None if llobs is None else llobs[sl],
                                 per_obs)
 
-        if len(blocks) == 1:
-            return one(0, llobs)
-        global _EXECUTOR
-        with single_thread_blas():
-            if _EXECUTOR is None or _EXECUTOR._max_workers < min(len(blocks), n_threads()):
-                _EXECUTOR = ThreadPoolExecutor(max_workers=min(len(blocks), n_threads()),
-                                               thread_name_prefix="econderiv")
-            outs = list(_EXECUTOR.map(lambda i: one(i, llobs), range(len(blocks))))
+        outs = parallel_map(one, self._blocks())
+        if len(outs) == 1:
+            return outs[0]
         ll = np.concatenate([o[0] for o in outs])
         if per_obs:
-            sc = np.vstack([o[1] for o in outs])
-        else:
-            sc = sum(o[1] for o in outs[1:]) + outs[0][1] if order >= 1 else None
-        h = None
-        if order >= 2:
-            h = outs[0][2]
-            for o in outs[1:]:
-                h = h + o[2]
-        return ll, sc, h
+            return (ll, np.vstack([o[1] for o in outs]),) + add_tuples([o[2:] for o in outs])
+        return (ll,) + add_tuples([o[1:] for o in outs])
 
     def _derivs(self, params, order):
         """Kernel sums at ``params``, cached by value: a request of order 1 or
