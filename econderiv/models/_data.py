@@ -357,10 +357,15 @@ def check_magnitude(x: np.ndarray, names: Sequence[str], what: str) -> None:
 def check_full_rank(x: np.ndarray, names: Sequence[str], what: str) -> None:
     """Raise if the columns of ``x`` are linearly dependent, naming them."""
     x = np.asarray(x, dtype=float)
-    check_magnitude(x, names, what)
     if x.shape[0] < x.shape[1]:
         raise ValueError(f"{what} has {x.shape[1]} columns but only {x.shape[0]} rows")
-    scale = np.sqrt((x * x).sum(axis=0))
+    with np.errstate(over="ignore"):
+        scale = np.sqrt((x * x).sum(axis=0))
+    if not np.all(np.isfinite(scale)):  # squares overflow: name the columns
+        check_magnitude(x, names, what)
+        bad = [names[j] for j in np.flatnonzero(~np.isfinite(scale))]
+        raise ValueError(f"{what} has columns whose sums of squares overflow: {bad}; "
+                         "rescale them (e.g. divide by a power of 10)")
     zero = scale == 0
     if zero.any():
         cols = [names[j] for j in np.flatnonzero(zero)]
