@@ -89,8 +89,10 @@ def _array_names(arr: np.ndarray, prefix: str) -> list[str]:
     ones, ``{prefix}1, {prefix}2, ...`` for the others."""
     names, j = [], 0
     for col in arr.T:
-        finite = col[np.isfinite(col)]
-        if finite.size and np.all(finite == 1.0) and "const" not in names:
+        # NaN compares unequal: a constant with missing values is a column of 1 or NaN
+        if "const" not in names and col.size and (col[0] == 1.0 or np.isnan(col[0])) \
+                and np.all((col == 1.0) | np.isnan(col)) \
+                and not np.all(np.isnan(col)):
             names.append("const")
         else:
             j += 1

@@ -224,9 +224,10 @@ def newton_linesearch(f: Callable, score: Callable, start_params, fargs=(), kwar
                 step = backtrack(lambda t: (f(x + t * d, *fargs), None), fx, slope,
                                  max_steps=1, slack=64 * np.finfo(float).eps * abs(fx))
                 if step is not None:
+                    # h stays the Hessian before this step, as in statsmodels'
+                    # newton: it differs from the one at x by O(decrement)
                     x, fx = x + d, step[1]
                     g = np.asarray(score(x, *fargs), dtype=float)
-                    h = None
             break
         if iterations >= maxiter:
             break

@@ -94,7 +94,8 @@ def probit_fit(s, Z, maxiter: int = 100):
     x, info = newton_linesearch(lambda g: -probit_loglike(g, s, Z) / n, score, start,
                                 hess=hess, disp=False, maxiter=maxiter,
                                 kwargs={"nobs": n})
-    cov = inverse_information(probit_hessian(x, s, Z))  # None: separation
+    # the objective is -llf / n: its Hessian times -n is the log-likelihood's
+    cov = inverse_information(-n * info["Hessian"])  # None: separation
     if cov is None:
         cov = np.full((Z.shape[1], Z.shape[1]), np.nan)
-    return x, cov, probit_loglike(x, s, Z), bool(info["converged"])
+    return x, cov, -n * float(info["fopt"]), bool(info["converged"])
