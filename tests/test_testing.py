@@ -114,15 +114,8 @@ def test_badly_scaled_parameter():
 
 # --- at a maximum: the absolute floor for gradient components near zero ----
 
-def _probit_problem(n=400, seed=0):
-    """A probit log-likelihood with an income regressor in raw dollars, and
-    its maximum (Newton to convergence)."""
-    rng = np.random.default_rng(seed)
-    income = rng.uniform(2e3, 9e4, n)
-    x = np.column_stack([np.ones(n), rng.normal(size=n), income])
-    y = (x @ np.array([0.2, -0.7, 1e-5]) + rng.normal(size=n) > 0).astype(float)
-    q = 2 * y - 1
-
+def _probit_functions(x, q):
+    """Probit log-likelihood, score and Hessian for the design ``x``, ``q = 2y - 1``."""
     def f(b):
         return float(np.sum(special.log_ndtr(q * (x @ b))))
 
@@ -136,6 +129,18 @@ def _probit_problem(n=400, seed=0):
         lam = np.exp(-0.5 * z**2 - special.log_ndtr(z)) / np.sqrt(2 * np.pi)
         return -(x.T * (lam * (z + lam))) @ x
 
+    return f, g, h
+
+
+def _probit_problem(n=400, seed=0):
+    """A probit log-likelihood with an income regressor in raw dollars, and
+    its maximum (Newton to convergence)."""
+    rng = np.random.default_rng(seed)
+    income = rng.uniform(2e3, 9e4, n)
+    x = np.column_stack([np.ones(n), rng.normal(size=n), income])
+    y = (x @ np.array([0.2, -0.7, 1e-5]) + rng.normal(size=n) > 0).astype(float)
+    q = 2 * y - 1
+    f, g, h = _probit_functions(x, q)
     b = np.zeros(3)
     for _ in range(50):
         step = np.linalg.solve(h(b), g(b))
@@ -190,15 +195,7 @@ def test_floor_does_not_depend_on_units_of_a_parameter():
     e1 = check_derivatives(f, g, None, [b], method="richardson").grad_error
     x2 = x.copy()
     x2[:, 2] /= 1e3
-
-    def f2(c):
-        return float(np.sum(special.log_ndtr(q * (x2 @ c))))
-
-    def g2(c):
-        z = q * (x2 @ c)
-        lam = np.exp(-0.5 * z**2 - special.log_ndtr(z)) / np.sqrt(2 * np.pi)
-        return x2.T @ (q * lam)
-
+    f2, g2, _ = _probit_functions(x2, q)
     c = b * np.array([1.0, 1.0, 1e3])
     e2 = check_derivatives(f2, g2, None, [c], method="richardson").grad_error
     assert e1 < 1e-7 and e2 < 1e-7

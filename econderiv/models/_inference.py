@@ -108,8 +108,11 @@ def cluster_codes(groups, nobs: int, kept=None, row_labels=None) -> tuple[np.nda
 # Ancillary parameters
 # ---------------------------------------------------------------------------
 
-#: transforms from the estimation scale to the natural scale
-TRANSFORMS = {"tanh": np.tanh, "exp": np.exp, "identity": lambda v: v}
+#: transforms from the estimation scale to the natural scale: (f, f' as a
+#: function of the estimation-scale value)
+TRANSFORMS = {"tanh": (np.tanh, lambda v: 1.0 - np.tanh(v) ** 2),
+              "exp": (np.exp, np.exp),
+              "identity": (lambda v: v, lambda v: 1.0)}
 
 
 def ancillary_frame(entries: Mapping[str, tuple], params, cov, alpha: float = 0.05
@@ -143,16 +146,10 @@ def ancillary_frame(entries: Mapping[str, tuple], params, cov, alpha: float = 0.
     rows = []
     for name, spec in entries.items():
         if isinstance(spec[1], str):
-            i, f = int(spec[0]), TRANSFORMS[spec[1]]
+            i, (f, df) = int(spec[0]), TRANSFORMS[spec[1]]
             est, se_est = params[i], np.sqrt(cov[i, i]) if cov[i, i] >= 0 else np.nan
             value = float(f(est))
-            h = 1e-6 * max(1.0, abs(est))
-            deriv = (f(est + h) - f(est - h)) / (2 * h) if spec[1] != "identity" else 1.0
-            if spec[1] == "tanh":
-                deriv = 1.0 - value * value
-            elif spec[1] == "exp":
-                deriv = value
-            se = abs(deriv) * se_est
+            se = abs(float(df(est))) * se_est
             lo, hi = sorted((float(f(est - q * se_est)), float(f(est + q * se_est))))
         else:
             value, grad = float(spec[0]), np.asarray(spec[1], dtype=float)
