@@ -391,3 +391,16 @@ def test_heckprobit_margins_over_the_selected_rows():
     sel = res.get_margeff("pcond", sample="selected")
     assert sel.n_used == res.model.nobs_selected < all_rows.n_used
     assert not np.allclose(sel.margeff, all_rows.margeff)
+
+
+def test_heckman_ancillary_gradients_match_numerical():
+    # the delta-method gradients of rho, sigma and lambda = rho sigma
+    from econderiv.testing import numerical_jacobian
+
+    res = make_model("Heckman").fit()
+    p = np.asarray(res.params, float)
+    cov = np.asarray(res.cov_params())
+    natural = lambda q: np.array([np.tanh(q[-2]), np.exp(q[-1]), np.tanh(q[-2]) * np.exp(q[-1])])
+    jac = numerical_jacobian(natural, p)
+    se = np.sqrt(np.einsum("ij,jk,ik->i", jac, cov, jac))
+    np.testing.assert_allclose(res.ancillary["std err"].to_numpy(), se, rtol=1e-7)
