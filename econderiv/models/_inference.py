@@ -289,13 +289,16 @@ class ProfileLikelihood(pd.DataFrame):
         return ax
 
 
-def fit_with_fixed(model, index: int, value: float, start, maxiter: int = 100):
+def fit_with_fixed(model, index, value, start, maxiter: int = 100):
     """Maximise ``model.loglike`` over every parameter but ``params[index] =
-    value``; returns ``(params, llf, converged)``."""
+    value`` (``index`` and ``value`` may be sequences: several fixed);
+    returns ``(params, llf, converged)``."""
     from econderiv.models._optim import newton_trust
 
     k = len(start)
-    free = np.r_[0:index, index + 1:k]
+    index = np.atleast_1d(np.asarray(index, dtype=int))
+    value = np.broadcast_to(np.asarray(value, dtype=float), index.shape)
+    free = np.setdiff1d(np.arange(k), index)
 
     def full(p):
         x = np.empty(k)
@@ -318,7 +321,7 @@ def fit_with_fixed(model, index: int, value: float, start, maxiter: int = 100):
     return x, model.loglike(x), bool(info["converged"])
 
 
-def profile_correlation(model, index: int, center, grid=None, maxiter: int = 100,
+def profile_correlation(model, index, center, grid=None, maxiter: int = 100,
                         cold_start=None) -> ProfileLikelihood:
     """Profile log-likelihood of ``rho = tanh(params[index])`` on a grid.
 
@@ -326,7 +329,12 @@ def profile_correlation(model, index: int, center, grid=None, maxiter: int = 100
     neighbour's solution, sweeping outwards from ``center`` (the estimate),
     and also from ``cold_start`` when given (e.g. the two-step estimates),
     keeping the better: this finds other modes of a multimodal likelihood.
+    With several correlations (``index`` a sequence), see
+    :func:`profile_correlations`.
     """
+    if np.ndim(index) and len(index) > 1:
+        return profile_correlations(model, index, center, grid, maxiter, cold_start)
+    index = int(np.ravel(index)[0])
     grid = np.unique(np.asarray(default_rho_grid() if grid is None else grid, float))
     if grid.size == 0 or np.any(np.abs(grid) >= 1):
         raise ValueError("the rho grid must lie strictly inside (-1, 1)")
@@ -352,7 +360,77 @@ def profile_correlation(model, index: int, center, grid=None, maxiter: int = 100
                              + list(model.param_names))
 
 
-def global_search(model, res, index: int, refit: Callable, grid=None, maxiter: int = 100,
+def default_rho_grid_multi() -> np.ndarray:
+    """The grid of each correlation when several are profiled jointly:
+    0, +-0.2, +-0.4, +-0.6, +-0.8, +-0.95 (11 points; 121 for two)."""
+    return np.array([-0.95, -0.8, -0.6, -0.4, -0.2, 0.0, 0.2, 0.4, 0.6, 0.8, 0.95])
+
+
+def _rho_labels(model, indices) -> list[str]:
+    """``rho0, rho1, ...`` from the parameter names ``athrho0, athrho1, ...``."""
+    names = list(model.param_names)
+    return [str(names[i]).replace("athrho", "rho") for i in indices]
+
+
+def profile_correlations(model, indices, center, grid=None, maxiter: int = 100,
+                         cold_start=None) -> ProfileLikelihood:
+    """Joint profile log-likelihood of several correlations on the product grid
+    (``grid`` of each, default :func:`default_rho_grid_multi`).
+
+    Grid points are visited by their distance from ``center`` (the estimate);
+    each is maximised over the other parameters from the best solution at an
+    adjacent point already visited (else ``center``), and from
+    ``cold_start`` when given, keeping the better. Columns: one ``rho...`` per
+    correlation, ``llf``, ``converged``, the maximising parameters.
+    """
+    import itertools
+
+    indices = [int(i) for i in indices]
+    grid = np.unique(np.asarray(default_rho_grid_multi() if grid is None else grid, float))
+    if grid.size == 0 or np.any(np.abs(grid) >= 1):
+        raise ValueError("the rho grid must lie strictly inside (-1, 1)")
+    center = np.asarray(center, dtype=float)
+    rho_c = np.tanh(center[indices])
+    cells = list(itertools.product(range(grid.size), repeat=len(indices)))
+    cells.sort(key=lambda c: float(np.sum((grid[list(c)] - rho_c) ** 2)))
+    done: dict[tuple, tuple] = {}
+    for cell in cells:
+        near = [done[n] for n in done if max(abs(a - b) for a, b in zip(n, cell)) == 1
+                and np.isfinite(done[n][1])]
+        warm = max(near, key=lambda r: r[1])[0] if near else center
+        a = np.arctanh(grid[list(cell)])
+        best = None
+        for start in (warm,) if cold_start is None else (warm, cold_start):
+            x, llf, ok = fit_with_fixed(model, indices, a, start, maxiter)
+            if best is None or llf > best[1]:
+                best = (x, llf, ok)
+        done[cell] = best
+    order = sorted(done)
+    recs = [[*grid[list(c)], done[c][1], done[c][2], *done[c][0]] for c in order]
+    prof = ProfileLikelihood(recs, columns=_rho_labels(model, indices) + ["llf", "converged"]
+                             + list(model.param_names))
+    prof.attrs["grid_shape"] = (grid.size,) * len(indices)
+    return prof
+
+
+def _profile_peaks(prof, labels) -> list[int]:
+    """Rows of a profile table that are local maxima among their grid
+    neighbours (adjacent in every direction, diagonals included)."""
+    llf = prof["llf"].to_numpy(float)
+    pts = prof[labels].to_numpy(float)
+    axes = [np.unique(pts[:, j]) for j in range(len(labels))]
+    pos = np.column_stack([np.searchsorted(axes[j], pts[:, j]) for j in range(len(labels))])
+    peaks = []
+    for i in range(len(llf)):
+        if not np.isfinite(llf[i]):
+            continue
+        near = np.max(np.abs(pos - pos[i]), axis=1) == 1
+        if np.all(llf[i] >= llf[near][np.isfinite(llf[near])]):
+            peaks.append(i)
+    return peaks
+
+
+def global_search(model, res, index, refit: Callable, grid=None, maxiter: int = 100,
                   cold_start=None):
     """The highest maximum: profile the correlation, restart the full fit
     (``refit(start) -> results``) from every local maximum of the profile
@@ -360,13 +438,21 @@ def global_search(model, res, index: int, refit: Callable, grid=None, maxiter: i
     negative definite Hessian).
 
     Returns ``(best, table, profile)``; ``table`` lists the maxima examined.
+    With several correlations (``index`` a sequence) the profile is joint
+    (:func:`profile_correlations`) and its local maxima are those of the grid.
     """
-    prof = profile_correlation(model, index, np.asarray(res.params, float), grid, maxiter,
-                               cold_start)
+    multi = bool(np.ndim(index)) and len(index) > 1
+    idx = [int(i) for i in np.ravel(index)]
+    labels = _rho_labels(model, idx) if multi else ["rho"]
+    prof = profile_correlation(model, idx if multi else idx[0], np.asarray(res.params, float),
+                               grid, maxiter, cold_start)
     llf = prof["llf"].to_numpy()
-    peaks = [i for i in range(len(llf))
-             if (i == 0 or llf[i] >= llf[i - 1]) and (i == len(llf) - 1 or llf[i] >= llf[i + 1])]
-    candidates = [(np.nan, res)]
+    if multi:
+        peaks = _profile_peaks(prof, labels)
+    else:
+        peaks = [i for i in range(len(llf)) if (i == 0 or llf[i] >= llf[i - 1])
+                 and (i == len(llf) - 1 or llf[i] >= llf[i + 1])]
+    candidates = [([np.nan] * len(idx), res)]
     for i in peaks:
         if not llf[i] > res.llf + 1e-6:
             continue
@@ -377,27 +463,38 @@ def global_search(model, res, index: int, refit: Callable, grid=None, maxiter: i
                 r = refit(start)
             except (ValueError, np.linalg.LinAlgError):
                 continue
-        candidates.append((float(prof["rho"].iloc[i]), r))
+        candidates.append((list(prof[labels].iloc[i].to_numpy(float)), r))
 
     def negdef(r):
         H = model.hessian(np.asarray(r.params, float))
         return bool(np.all(np.isfinite(H)) and np.linalg.eigvalsh(H).max() < 0)
 
-    rows = [{"start_rho": s, "rho": float(np.tanh(np.asarray(r.params)[index])), "llf": r.llf,
-             "converged": bool(r.converged),
-             "max_abs_score": float(np.max(np.abs(model.score(np.asarray(r.params, float))))),
-             "hessian_negdef": negdef(r)} for s, r in candidates]
+    rows = []
+    for s, r in candidates:
+        rhos = np.tanh(np.asarray(r.params, float)[idx])
+        row = {f"start_{n}": v for n, v in zip(labels, s)}
+        row.update({n: float(v) for n, v in zip(labels, rhos)})
+        row.update(llf=r.llf, converged=bool(r.converged),
+                   max_abs_score=float(np.max(np.abs(model.score(np.asarray(r.params,
+                                                                            float))))),
+                   hessian_negdef=negdef(r))
+        rows.append(row)
     table = pd.DataFrame(rows)
     ok = table["converged"] & table["hessian_negdef"]
     pick = int(table["llf"].where(ok, -np.inf).idxmax() if ok.any() else table["llf"].idxmax())
     table["chosen"] = table.index == pick
     best = candidates[pick][1]
-    prof.attrs.update(mle_rho=float(np.tanh(np.asarray(best.params)[index])), mle_llf=best.llf)
+    best_rhos = np.tanh(np.asarray(best.params, float)[idx])
+    prof.attrs.update(mle_llf=best.llf, **({"mle_rho": float(best_rhos[0])} if not multi else
+                                          {"mle_" + n: float(v)
+                                           for n, v in zip(labels, best_rhos)}))
     if pick != 0:
+        def at(row):
+            return ", ".join(f"{n} {row[n]:.4f}" for n in labels)
         warnings.warn(
             f"global_search: the local maximum reached from the start (llf {res.llf:.4f}, "
-            f"rho {rows[0]['rho']:.4f}) is not the highest; returning the maximum with llf "
-            f"{best.llf:.4f}, rho {rows[pick]['rho']:.4f}. See res.global_search.",
+            f"{at(rows[0])}) is not the highest; returning the maximum with llf "
+            f"{best.llf:.4f}, {at(rows[pick])}. See res.global_search.",
             RuntimeWarning, stacklevel=user_stacklevel())
     return best, table, prof
 

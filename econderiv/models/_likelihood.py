@@ -261,6 +261,12 @@ class ExactLikelihoodModel(RowBlockLikelihood, LikelihoodModel):
     _formula_frame = None
     _formula_rhs = ()
 
+    def _correlation_indices(self) -> tuple:
+        """Positions of every correlation's ``athrho`` (global search, boundary
+        warnings): ``(_rho_index,)``; a model with several correlations
+        overrides it."""
+        return () if self._rho_index is None else (self._rho_index,)
+
     def _cold_start(self):
         """A second start for the profile likelihood: ``start_params`` with
         rho = 0 (the equations fitted apart)."""
@@ -344,7 +350,8 @@ class ExactLikelihoodModel(RowBlockLikelihood, LikelihoodModel):
         kwargs = dict(kwargs)
         grid = kwargs.pop("grid", None)
         use_t = kwargs.pop("use_t", None)
-        if global_search and self._rho_index is None:
+        rho_indices = self._correlation_indices()
+        if global_search and not rho_indices:
             raise ValueError(f"{type(self).__name__} has no correlation to search over")
         cov_type, cov_kwds = _inference.check_cov_type(cov_type, cov_kwds)
         if cov_type == "cluster":
@@ -371,7 +378,8 @@ class ExactLikelihoodModel(RowBlockLikelihood, LikelihoodModel):
         res = fit_once(start)
         if global_search:
             best, table, prof = _inference.global_search(
-                self, res, self._rho_index, fit_once, grid, maxiter, self._cold_start())
+                self, res, rho_indices[0] if len(rho_indices) == 1 else rho_indices,
+                fit_once, grid, maxiter, self._cold_start())
             best._results.global_search = table
             best._results._profile_cache[("rho", None if grid is None
                                           else tuple(np.ravel(grid)))] = prof
@@ -706,9 +714,9 @@ class ExactLikelihoodResults(LikelihoodModelResults):
                 "restriction), or a correlation on the boundary. Drop the offending "
                 "regressor or rows, or try global_search=True.", RuntimeWarning,
                 stacklevel=_data.user_stacklevel())
-        idx = self.model._rho_index
-        if idx is not None:
+        for idx in self.model._correlation_indices():
             rho = float(np.tanh(np.asarray(self.params)[idx]))
+            name = str(self.model.param_names[idx]).replace("athrho", "rho")
             # a genuine interior maximum may lie close to +-1 (Greene's global
             # maximum: 0.993); warn there only when it is not a strict maximum
             strict = self.converged and self.hessian_negdef
@@ -716,7 +724,7 @@ class ExactLikelihoodResults(LikelihoodModelResults):
                 advice = ("" if self.global_search is not None else
                           "Try global_search=True, other start_params, or ")
                 warnings.warn(
-                    f"rho = {rho:.6f} is at or near the boundary +-1: the likelihood may have "
+                    f"{name} = {rho:.6f} is at or near the boundary +-1: the likelihood may have "
                     "no interior maximum (weak exclusion restrictions or a misspecified "
                     f"model). {advice or 'Try '}an exclusion restriction.", RuntimeWarning,
                     stacklevel=_data.user_stacklevel())
