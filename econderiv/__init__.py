@@ -10,7 +10,8 @@ from econderiv.models.biprobit import BivariateProbit
 from econderiv.models.heckprobit import HeckProbit
 from econderiv.models.mnlogit import MNLogit
 from econderiv.models.derivreg import DerivativeRegression
+from econderiv.models.treatment import EndogenousTreatment
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["datasets", "special", "testing", "__version__", "Heckman", "BivariateProbit", "HeckProbit", "MNLogit", "DerivativeRegression"]
+__all__ = ["datasets", "special", "testing", "__version__", "Heckman", "BivariateProbit", "HeckProbit", "MNLogit", "DerivativeRegression", "EndogenousTreatment"]
