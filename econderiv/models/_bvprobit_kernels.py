@@ -162,6 +162,13 @@ class BivariateCells:
     w2t: np.ndarray | None = None
     wtt: np.ndarray | None = None
 
+    def weighted(self, weights, fields) -> "BivariateCells":
+        """A copy with ``fields`` multiplied by the row ``weights``."""
+        out = BivariateCells(**{f: getattr(self, f) for f in self.__dataclass_fields__})
+        for f in fields:
+            setattr(out, f, weights * getattr(self, f))
+        return out
+
 
 def bivariate_cells(xb1, xb2, q1, q2, athrho: float, order: int = 2,
                     logp=None) -> BivariateCells:
@@ -228,7 +235,7 @@ def _wxx(xa, w, xb=None):
 
 
 def biprobit_loglike_derivs(params, y1, y2, x1, x2, order: int = 2, llobs=None,
-                            per_obs: bool = True):
+                            per_obs: bool = True, weights=None):
     """Log-likelihood of the bivariate probit with its score and Hessian.
 
     .. math::
@@ -252,6 +259,10 @@ def biprobit_loglike_derivs(params, y1, y2, x1, x2, order: int = 2, llobs=None,
     per_obs : bool
         Return the per-observation score (n, k); if False, only its sum
         (k,), which avoids forming the (n, k) array.
+    weights : ndarray (n,), optional
+        Row weights of the summed score and the Hessian (``sum_i w_i s_i``,
+        ``sum_i w_i H_i``); ``llobs`` and the per-observation score stay
+        unweighted.
 
     Returns
     -------
@@ -276,9 +287,12 @@ def biprobit_loglike_derivs(params, y1, y2, x1, x2, order: int = 2, llobs=None,
         score_obs = np.column_stack([x1 * cells.d1[:, None], x2 * cells.d2[:, None],
                                      cells.dt])
     else:
-        score_obs = np.concatenate([x1.T @ cells.d1, x2.T @ cells.d2, [cells.dt.sum()]])
+        c = cells if weights is None else cells.weighted(weights, ("d1", "d2", "dt"))
+        score_obs = np.concatenate([x1.T @ c.d1, x2.T @ c.d2, [c.dt.sum()]])
     if order == 1:
         return cells.ll, score_obs, None
+    if weights is not None:
+        cells = cells.weighted(weights, ("w11", "w12", "w22", "w1t", "w2t", "wtt"))
     k = k1 + k2 + 1
     hess = np.empty((k, k))
     s1, s2, t = slice(0, k1), slice(k1, k1 + k2), k - 1
@@ -293,7 +307,7 @@ def biprobit_loglike_derivs(params, y1, y2, x1, x2, order: int = 2, llobs=None,
 
 
 def heckprobit_loglike_derivs(params, select, y_sel, z, x_sel, order: int = 2, llobs=None,
-                              per_obs: bool = True):
+                              per_obs: bool = True, weights=None):
     """Log-likelihood of the probit with sample selection, score and Hessian.
 
     Three cells, with ``z'gamma`` the selection index and ``x'beta`` the
@@ -320,6 +334,9 @@ def heckprobit_loglike_derivs(params, select, y_sel, z, x_sel, order: int = 2, l
         The per-observation log-likelihood if already known.
     per_obs : bool
         Per-observation score (n, k), or only its sum (k,) if False.
+    weights : ndarray (n,), optional
+        Row weights of the summed score and the Hessian; ``llobs`` and the
+        per-observation score stay unweighted.
 
     Returns
     -------
@@ -346,6 +363,13 @@ def heckprobit_loglike_derivs(params, select, y_sel, z, x_sel, order: int = 2, l
         return llobs, None, None
     k = kz + kx + 1
     z_sel = z[select]
+    wt0 = wt1 = None
+    if weights is not None:
+        wt = np.asarray(weights, dtype=float)
+        wt0, wt1 = wt[unsel], wt[select]
+        if not per_obs:  # the per-row score stays unweighted
+            d0 = wt0 * d0
+            cells = cells.weighted(wt1, ("d1", "d2", "dt"))
     if per_obs:
         score_obs = np.zeros((n, k))
         score_obs[unsel, :kz] = z[unsel] * d0[:, None]
@@ -357,6 +381,9 @@ def heckprobit_loglike_derivs(params, select, y_sel, z, x_sel, order: int = 2, l
                                     x_sel.T @ cells.d2, [cells.dt.sum()]])
     if order == 1:
         return llobs, score_obs, None
+    if wt1 is not None:
+        w0 = wt0 * w0
+        cells = cells.weighted(wt1, ("w11", "w12", "w22", "w1t", "w2t", "wtt"))
     hess = np.empty((k, k))
     sz, sx, t = slice(0, kz), slice(kz, kz + kx), k - 1
     hess[sz, sz] = _wxx(z[unsel], w0) + _wxx(z_sel, cells.w11)
@@ -390,7 +417,7 @@ def _phi(x):
     return np.exp(-0.5 * x * x) / np.sqrt(2.0 * np.pi)
 
 
-def fit_probit(y, x, maxiter: int = 100):
+def fit_probit(y, x, maxiter: int = 100, weights=None):
     """Univariate probit MLE (:func:`econderiv.models._probit.probit_fit`).
 
     Used for start values and for the rho = 0 restricted model.
@@ -401,7 +428,7 @@ def fit_probit(y, x, maxiter: int = 100):
     llf : float
     converged : bool
     """
-    params, _, llf, converged = probit_fit(y, x, maxiter)
+    params, _, llf, converged = probit_fit(y, x, maxiter, weights)
     return params, llf, converged
 
 

@@ -17,7 +17,9 @@ index alignment and input checks are the same everywhere:
   where that equation is not observed);
 * checks that name the column or count at fault: :func:`check_binary`,
   :func:`check_variation`, :func:`check_full_rank`, :func:`check_magnitude`,
-  :func:`has_exclusion`, :func:`warn_perfect_prediction`.
+  :func:`has_exclusion`, :func:`warn_perfect_prediction`;
+* observation weights with Stata's meanings (:func:`pop_weights`,
+  :func:`prepare_weights`, :class:`Weights`).
 """
 
 from __future__ import annotations
@@ -55,6 +57,12 @@ __all__ = [
     "prepare_selection",
     "EquationInputs",
     "prepare_equations",
+    "WEIGHT_KEYWORDS",
+    "Weights",
+    "pop_weights",
+    "weights_from_data",
+    "formula_weights",
+    "prepare_weights",
 ]
 
 MISSING = ("none", "drop", "raise")
@@ -582,3 +590,141 @@ def prepare_equations(endog, exogs: Sequence, missing: str = "none",
         index = index[kept] if index is not None else None
     ys = [check_binary(ymat[:, j], ynames[j]) for j in range(ymat.shape[1])]
     return EquationInputs(ys, xs, list(ynames), xnames, index, kept, int(bad.sum()))
+
+
+# ---------------------------------------------------------------------------
+# Weights
+# ---------------------------------------------------------------------------
+
+#: constructor keyword -> weight type, with Stata's meanings
+WEIGHT_KEYWORDS = {"freq_weights": "freq", "prob_weights": "prob",
+                   "importance_weights": "importance"}
+
+
+@dataclass
+class Weights:
+    """Validated observation weights over the estimation rows.
+
+    ``kind`` is ``"freq"`` (Stata's fweight: each row stands for ``w_i``
+    identical rows; integers; ``nobs = sum w``), ``"prob"`` (pweight: the
+    inverse of the row's sampling probability; ``nobs`` is the number of
+    rows and the covariance is a sandwich) or ``"importance"`` (iweight: the
+    log-likelihood is ``sum w_i l_i`` and nothing more is implied; ``nobs =
+    sum w``, as Stata reports it).
+    """
+
+    values: np.ndarray
+    kind: str
+    keyword: str
+
+    @property
+    def nobs(self) -> float:
+        return float(len(self.values)) if self.kind == "prob" else float(self.values.sum())
+
+
+def pop_weights(kwargs: dict, where: str):
+    """Take the weight keywords out of a constructor's ``kwargs``.
+
+    Returns ``(keyword, value)`` or ``None``; more than one kind, or
+    ``weights=`` (whose meaning differs between statsmodels' models), is an
+    error that says which keywords exist.
+    """
+    if "weights" in kwargs:
+        raise TypeError(f"{where} takes freq_weights=, prob_weights= or importance_weights= "
+                        "(Stata's fweight, pweight and iweight), not weights=")
+    given = [(k, kwargs.pop(k)) for k in list(WEIGHT_KEYWORDS) if k in kwargs]
+    given = [(k, v) for k, v in given if v is not None]
+    if len(given) > 1:
+        raise ValueError(f"{where}: give one kind of weights, got {[k for k, _ in given]}")
+    return given[0] if given else None
+
+
+def weights_from_data(spec, data: pd.DataFrame):
+    """In ``from_formula``, a weight given as a column name is that column."""
+    if spec is None:
+        return None
+    key, value = spec
+    if isinstance(value, str):
+        if value not in data.columns:
+            raise KeyError(f"{key}={value!r}: no such column in data"
+                           f"{_closest_column(value, data.columns)}")
+        value = data[value]
+    return key, value
+
+
+def formula_weights(kwargs: dict, data: pd.DataFrame) -> None:
+    """In ``from_formula``: a weight keyword given as a column name becomes
+    that column of ``data`` (in place)."""
+    for key in WEIGHT_KEYWORDS:
+        if isinstance(kwargs.get(key), str):
+            kwargs[key] = weights_from_data((key, kwargs[key]), data)[1]
+
+
+def _closest_column(name, columns) -> str:
+    import difflib
+
+    near = difflib.get_close_matches(str(name), [str(c) for c in columns], n=1, cutoff=0.5)
+    return f" (did you mean {near[0]!r}?)" if near else ""
+
+
+def prepare_weights(spec, nobs: int, kept=None, row_labels=None) -> Weights | None:
+    """Validate weights and align them to the ``nobs`` estimation rows.
+
+    ``spec`` is ``(keyword, values)`` from :func:`pop_weights`. As for
+    cluster groups, the values may be given for the estimation rows (length
+    ``nobs``) or for every input row before rows with missing values were
+    dropped: a pandas Series is then aligned by index label to
+    ``row_labels``, an array by the mask ``kept``. Negative, NaN or infinite
+    weights, all-zero weights, a wrong length (both lengths are named) and
+    non-integer frequency weights are errors.
+    """
+    if spec is None:
+        return None
+    key, value = spec
+    kind = WEIGHT_KEYWORDS[key]
+    if isinstance(value, pd.DataFrame):
+        if value.shape[1] != 1:
+            raise ValueError(f"{key} must be one column, got {value.shape[1]}")
+        value = value.iloc[:, 0]
+    if isinstance(value, pd.Series) and row_labels is not None \
+            and not value.index.equals(pd.Index(row_labels)):
+        # pandas weights are matched by label, never by position
+        if not value.index.is_unique:
+            raise ValueError(f"the index of {key} has duplicate labels; give {key} for the "
+                             f"{nobs} estimation rows as an array")
+        absent = pd.Index(row_labels).difference(value.index)
+        if len(absent):
+            raise ValueError(f"{key} has no entry for {len(absent)} estimation rows "
+                             f"(e.g. index {list(absent[:3])})")
+        value = value.reindex(row_labels)
+    try:
+        w = np.asarray(value, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{key} must be numeric: {exc}") from None
+    w = w.squeeze() if w.ndim > 1 else w
+    if w.ndim != 1:
+        raise ValueError(f"{key} must be 1-D, got shape {np.shape(value)}")
+    if len(w) != nobs:
+        if kept is not None and len(w) == len(kept) and len(kept) != nobs:
+            w = w[np.asarray(kept, dtype=bool)]
+        else:
+            extra = (f" (or the {len(kept)} rows of the data before missing rows were "
+                     "dropped)" if kept is not None and len(kept) != nobs else "")
+            raise ValueError(f"{key} has {len(w)} entries but the model has {nobs} "
+                             f"estimation rows{extra}")
+    bad = ~np.isfinite(w)
+    if bad.any():
+        raise ValueError(f"{key} is NaN or infinite in {int(bad.sum())} estimation rows "
+                         f"(first at position {int(np.argmax(bad))})")
+    if (w < 0).any():
+        raise ValueError(f"{key} is negative in {int((w < 0).sum())} rows (first at position "
+                         f"{int(np.argmax(w < 0))}, value {w[np.argmax(w < 0)]:g})")
+    if not (w > 0).any():
+        raise ValueError(f"{key} are zero in all {nobs} estimation rows")
+    if kind == "freq" and np.any(w != np.round(w)):
+        i = int(np.argmax(w != np.round(w)))
+        raise ValueError(f"freq_weights must be integers (Stata's fweight: a count of "
+                         f"identical rows); position {i} holds {w[i]:g}. For sampling "
+                         "weights use prob_weights=, for other non-integer weights "
+                         "importance_weights=")
+    return Weights(np.ascontiguousarray(w), kind, key)

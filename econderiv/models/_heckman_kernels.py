@@ -95,6 +95,7 @@ __all__ = [
     "probit_fit",
     "TwoStep",
     "heckman_twostep",
+    "twostep_moments",
     "prediction",
     "margin",
 ]
@@ -203,7 +204,7 @@ def _index_second(t, lam, dlam):
 
 
 def loglike_derivs(params, d: SelectionData, order: int = 2, llobs=None,
-                   per_obs: bool = False):
+                   per_obs: bool = False, weights=None):
     """The row-block kernel: ``(llobs, score, hessian)`` of the rows in ``d``.
 
     ``llobs`` (n,) is the log-likelihood of each row in the original order
@@ -220,6 +221,10 @@ def loglike_derivs(params, d: SelectionData, order: int = 2, llobs=None,
         H_aa = sum l_aa,  H_at = sum l_at,  H_tt = sum l_tt
 
     with the index derivatives of the module notes (else ``None``).
+
+    ``weights`` (n,), optional, weight the summed score and the Hessian
+    (``sum_i w_i s_i``, ``sum_i w_i H_i``); ``llobs`` and the per-row score
+    stay unweighted.
     """
     t = _terms(params, d)
     mw0, _, u, _, _, A, _, lnsigma = t
@@ -233,6 +238,10 @@ def loglike_derivs(params, d: SelectionData, order: int = 2, llobs=None,
     lw0, lw1, lm, la, lt = _index_first(t, lam0, lam)
     Z0, Z1, X1 = d.Z0, d.Z1, d.X1
     kz, kx = d.k_select, d.k_outcome
+    w0 = w1 = None
+    if weights is not None:
+        w = np.asarray(weights, dtype=float)
+        w0, w1 = w[~d.sel], w[d.sel]
     if per_obs:
         sc = np.zeros((d.nobs, kz + kx + 2))
         sc[~d.sel, :kz] = Z0 * lw0[:, None]
@@ -242,11 +251,17 @@ def loglike_derivs(params, d: SelectionData, order: int = 2, llobs=None,
         rows[:, -2] = la
         rows[:, -1] = lt
         sc[d.sel] = rows
-    else:
+    elif w0 is None:
         sc = np.concatenate([Z0.T @ lw0 + Z1.T @ lw1, X1.T @ lm, [la.sum(), lt.sum()]])
+    else:
+        sc = np.concatenate([Z0.T @ (w0 * lw0) + Z1.T @ (w1 * lw1), X1.T @ (w1 * lm),
+                             [w1 @ la, w1 @ lt]])
     if order < 2:
         return llobs, sc, None
     h = _index_second(t, lam, dlam)
+    if w0 is not None:
+        h = {key: w1 * v for key, v in h.items()}
+        dlam0 = w0 * dlam0
     gi, bi = slice(0, kz), slice(kz, kz + kx)
     H = np.empty((kz + kx + 2, kz + kx + 2))
     H[gi, gi] = (Z0.T * dlam0) @ Z0 + (Z1.T * h["ww"]) @ Z1
@@ -342,7 +357,7 @@ class TwoStep:
     imr_r2: float
 
 
-def heckman_twostep(y1, X1, s, Z, probit=None) -> TwoStep:
+def heckman_twostep(y1, X1, s, Z, probit=None, weights=None) -> TwoStep:
     """Heckman's two-step estimator with the corrected covariance (Greene's form).
 
     Parameters
@@ -357,42 +372,48 @@ def heckman_twostep(y1, X1, s, Z, probit=None) -> TwoStep:
         Selection design (all rows).
     probit : tuple, optional
         ``(gamma, cov, llf, converged)`` of a probit already fitted.
+    weights : (n,) array, optional
+        Row weights (all rows): a weighted probit, then weighted least squares.
 
     Notes
     -----
     With ``w_i = z_i'gamma``, ``lambda_i = phi(w_i)/Phi(w_i)`` and
     ``delta_i = lambda_i (lambda_i + w_i)`` on the selected rows, the outcome
-    regression is OLS of ``y`` on ``X* = [X, lambda]`` giving
-    ``(beta, b_lambda)`` and residuals ``e``; then
-    ``sigma^2 = e'e/n1 + b_lambda^2 mean(delta)``, ``rho = b_lambda / sigma``
-    and ``V = sigma^2 (X*'X*)^-1 [X*'(I - rho^2 D)X* + rho^2 (X*'DZ) V_g
-    (Z'DX*)] (X*'X*)^-1``.
+    regression is least squares of ``y`` on ``X* = [X, lambda]`` (weighted by
+    ``W = diag(weights)``) giving ``(beta, b_lambda)`` and residuals ``e``; then
+    ``sigma^2 = e'We/n1 + b_lambda^2 mean_W(delta)`` (``n1`` the weighted
+    count of selected rows), ``rho = b_lambda / sigma`` and ``V = sigma^2
+    (X*'WX*)^-1 [X*'W(I - rho^2 D)X* + rho^2 (X*'WDZ) V_g (Z'DWX*)]
+    (X*'WX*)^-1``: with frequency weights, the formula on the expanded data.
     """
     s = np.asarray(s, dtype=float)
     Z = np.asarray(Z, dtype=float)
     X1 = np.asarray(X1, dtype=float)
     y1 = np.asarray(y1, dtype=float)
     sel = s == 1
-    gamma, Vg, probit_llf, probit_conv = probit_fit(s, Z) if probit is None else probit
+    wt = None if weights is None else np.asarray(weights, dtype=float)
+    wt1 = np.ones(len(y1)) if wt is None else wt[sel]
+    gamma, Vg, probit_llf, probit_conv = (probit_fit(s, Z, weights=wt) if probit is None
+                                          else probit)
     Z1 = Z[sel]
     w = Z1 @ gamma
     imr = mills_ratio(w)
     delta = -mills_ratio_deriv(w, 1)  # = lambda (lambda + w), in (0, 1)
     Xs = np.column_stack([X1, imr])
-    XtX_inv = np.linalg.inv(Xs.T @ Xs)
-    coef = XtX_inv @ (Xs.T @ y1)
+    XtX_inv = np.linalg.inv((Xs.T * wt1) @ Xs)
+    coef = XtX_inv @ (Xs.T @ (wt1 * y1))
     resid = y1 - Xs @ coef
-    n1 = len(y1)
+    n1 = float(wt1.sum())
     b_lambda = coef[-1]
-    sigma2 = resid @ resid / n1 + b_lambda ** 2 * delta.mean()
+    sigma2 = (wt1 * resid) @ resid / n1 + b_lambda ** 2 * (wt1 @ delta) / n1
     sigma = float(np.sqrt(sigma2))
     rho_raw = b_lambda / sigma
     rho = float(np.clip(rho_raw, -1.0, 1.0))
     if rho != rho_raw:
         sigma = abs(float(b_lambda))
     rho2 = rho * rho
-    XDZ = (Xs.T * delta) @ Z1
-    middle = (Xs.T * (1.0 - rho2 * delta)) @ Xs + rho2 * XDZ @ Vg @ XDZ.T
+    XDZ = (Xs.T * (wt1 * delta)) @ Z1
+    middle = (Xs.T * (wt1 * (1.0 - rho2 * delta))) @ Xs + rho2 * XDZ @ Vg @ XDZ.T
     V_out = sigma ** 2 * XtX_inv @ middle @ XtX_inv
     V_cross = rho * sigma * XtX_inv @ XDZ @ Vg  # cov(outcome block, gamma)
     kz = Z.shape[1]
@@ -408,6 +429,40 @@ def heckman_twostep(y1, X1, s, Z, probit=None) -> TwoStep:
     r2 = 1.0 - ((imr - fit_l) ** 2).sum() / tss if tss > 0 else 1.0
     return TwoStep(np.concatenate([gamma, coef]), cov, Vg, probit_llf, probit_conv, sigma,
                    rho, float(rho_raw), imr, delta, resid, float(r2))
+
+
+def twostep_moments(ts: TwoStep, y1, X1, s, Z, weights=None):
+    """The two-step estimator as a stacked M-estimator, for robust covariances.
+
+    The moments are the probit score ``q_i lambda(q_i z_i'gamma) z_i`` (all
+    rows) and the normal equations ``s_i x*_i (y_i - x*_i'b)`` of the second
+    step, ``x*_i = (x_i, lambda(z_i'gamma))``. Returns ``(G, J)``: the
+    per-row moments ``(n, k)`` (unweighted) and the Jacobian ``J = d sum_i
+    w_i g_i / d theta'`` (``(k, k)``, block lower triangular), so that the
+    sandwich is ``J^-1 M J^-T`` with the meat ``M`` of the weighted moments.
+    """
+    s = np.asarray(s, dtype=float)
+    Z = np.asarray(Z, dtype=float)
+    sel = s == 1
+    n, kz = Z.shape
+    gamma, b = ts.params[:kz], ts.params[kz:]
+    wt = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
+    q = 2.0 * s - 1.0
+    lam_q, dlam_q = _lam_dlam(q * (Z @ gamma))
+    Xs = np.column_stack([np.asarray(X1, float), ts.imr])
+    e = np.asarray(y1, float) - Xs @ b
+    kx = Xs.shape[1]
+    G = np.zeros((n, kz + kx))
+    G[:, :kz] = Z * (q * lam_q)[:, None]
+    G[sel, kz:] = Xs * e[:, None]
+    J = np.zeros((kz + kx, kz + kx))
+    J[:kz, :kz] = (Z.T * (wt * dlam_q)) @ Z
+    # d lambda_i / d gamma = -delta_i z_i on the selected rows
+    Z1, w1, d1 = Z[sel], wt[sel], ts.delta
+    J[kz:, :kz] = (Xs.T * (w1 * d1 * b[-1])) @ Z1
+    J[-1, :kz] -= (w1 * d1 * e) @ Z1
+    J[kz:, kz:] = -(Xs.T * w1) @ Xs
+    return G, J
 
 
 # ---------------------------------------------------------------------------

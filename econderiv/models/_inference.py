@@ -1,8 +1,9 @@
 """Inference shared by every likelihood family.
 
-* covariance requests: :func:`check_cov_type`, :func:`cluster_codes`
-  (groups aligned to the estimation rows, with messages that say what is
-  wrong), :func:`robust_cov_results`;
+* covariances: :func:`check_cov_type`, :func:`cluster_codes` (groups
+  aligned to the estimation rows, with messages that say what is wrong) and
+  :func:`covariance` (observed and expected information, OPG, HC0/HC1,
+  one- and two-way cluster, with frequency, sampling or importance weights);
 * the ancillary-parameter table (delta method, natural-scale intervals as the
   transform of the estimation-scale ones): :func:`ancillary_frame`;
 * tests: :func:`lr_test`, :func:`wald_test_params`;
@@ -27,12 +28,29 @@ from econderiv.models._data import constant_columns, user_stacklevel
 
 __all__ = [
     "COV_TYPES",
+    "CORRECTIONS",
     "check_cov_type",
     "cluster_codes",
+    "covariance",
 ]
 
-#: covariance types every likelihood family accepts (statsmodels' names)
-COV_TYPES = ("nonrobust", "HC0", "HC1", "cluster")
+#: covariance types every likelihood family accepts (statsmodels' names, plus
+#: "opg" and "eim" for Stata's vce(opg) and the expected information)
+COV_TYPES = ("nonrobust", "opg", "eim", "HC0", "HC1", "cluster")
+
+#: small-sample factors of the robust covariances (``cov_kwds={"correction": ...}``)
+CORRECTIONS = ("statsmodels", "stata", "none")
+
+_COV_KWDS = {"nonrobust": (), "opg": (), "eim": (), "HC0": (), "HC1": ("correction",),
+             "cluster": ("groups", "correction", "use_correction", "df_correction")}
+
+_DESCRIPTIONS = {
+    "nonrobust": "inverse of the observed information (negative Hessian)",
+    "opg": "inverse of the outer product of the scores (BHHH, Stata's vce(opg))",
+    "eim": "inverse of the expected information",
+    "HC0": "sandwich with the analytic scores, no small-sample factor",
+    "HC1": "sandwich with the analytic scores",
+    "cluster": "cluster-robust sandwich"}
 
 
 def check_cov_type(cov_type, cov_kwds) -> tuple[str, dict]:
@@ -45,34 +63,47 @@ def check_cov_type(cov_type, cov_kwds) -> tuple[str, dict]:
         raise ValueError(f"unknown cov_type {cov_type!r}; valid: {', '.join(COV_TYPES)}")
     ct = canon[ct.lower()]
     kw = dict(cov_kwds or {})
-    valid = {"nonrobust": (), "HC0": (), "HC1": (),
-             "cluster": ("groups", "use_correction", "df_correction")}[ct]
+    valid = _COV_KWDS[ct]
     bad = [k for k in kw if k not in valid]
     if bad:
         raise ValueError(f"cov_kwds {bad} do not apply to cov_type={ct!r}"
                          + (f"; it takes {list(valid)}" if valid else "; it takes none"))
     if ct == "cluster" and kw.get("groups") is None:
         raise ValueError("cov_type='cluster' needs the cluster of every row: "
-                         "cov_kwds={'groups': ...} (an array, Series or column of codes)")
+                         "cov_kwds={'groups': ...} (an array, Series or column of codes; two "
+                         "columns for two-way clustering)")
+    corr = kw.get("correction")
+    if corr is not None and corr not in CORRECTIONS:
+        raise ValueError(f"cov_kwds['correction'] must be one of {CORRECTIONS}, got {corr!r}")
     return ct, kw
 
 
-def cluster_codes(groups, nobs: int, kept=None, row_labels=None) -> tuple[np.ndarray, int]:
+def _one_cluster_codes(g: np.ndarray, what: str) -> tuple[np.ndarray, int]:
+    if pd.isna(g).any():
+        raise ValueError(f"{what} is missing (NaN) for {int(pd.isna(g).sum())} estimation rows")
+    _, codes = np.unique(g, return_inverse=True)
+    n_groups = int(codes.max()) + 1 if len(codes) else 0
+    if n_groups < 2:
+        raise ValueError(f"cov_type='cluster' needs at least two clusters; {what} has "
+                         f"{n_groups}")
+    return codes.astype(np.intp).ravel(), n_groups
+
+
+def cluster_codes(groups, nobs: int, kept=None, row_labels=None):
     """Integer cluster codes ``0..G-1`` for the ``nobs`` estimation rows.
 
     ``groups`` may be given for the estimation rows (length ``nobs``), or for
     all rows of the data before rows with missing values were dropped: a
-    pandas Series is then aligned by index label to ``row_labels``, an array
-    by the boolean mask ``kept`` (rows kept). Raises when the length fits
-    neither, when a group is missing for an estimation row, or when there are
-    fewer than two clusters. Returns ``(codes, n_groups)``.
+    pandas Series (or DataFrame) is then aligned by index label to
+    ``row_labels``, an array by the boolean mask ``kept`` (rows kept). Two
+    columns give two-way clustering. Raises when the length fits neither,
+    when a group is missing for an estimation row, or when a dimension has
+    fewer than two clusters. Returns ``(codes, n_groups)``: ``codes`` is
+    ``(nobs,)`` and ``n_groups`` an int for one-way clustering, ``(nobs, 2)``
+    and a tuple for two-way.
     """
-    if isinstance(groups, pd.DataFrame):
-        if groups.shape[1] != 1:
-            raise ValueError("only one-way clustering is supported: groups has "
-                             f"{groups.shape[1]} columns")
-        groups = groups.iloc[:, 0]
-    if isinstance(groups, pd.Series) and row_labels is not None and len(groups) != nobs:
+    if isinstance(groups, (pd.Series, pd.DataFrame)) and row_labels is not None \
+            and len(groups) != nobs:
         if not groups.index.is_unique:
             raise ValueError("the index of groups has duplicate labels; give groups for the "
                              f"{nobs} estimation rows")
@@ -81,11 +112,13 @@ def cluster_codes(groups, nobs: int, kept=None, row_labels=None) -> tuple[np.nda
             raise ValueError(f"groups has no entry for {len(missing_labels)} estimation rows "
                              f"(e.g. index {list(missing_labels[:3])})")
         groups = groups.reindex(row_labels)
-    g = np.asarray(groups)
-    if g.ndim > 1:
-        g = g.squeeze()
-    if g.ndim != 1:
-        raise ValueError(f"only one-way clustering is supported: groups has shape {np.shape(groups)}")
+    g = np.asarray(groups, dtype=object) if isinstance(groups, pd.DataFrame) \
+        else np.asarray(groups)
+    if g.ndim == 2 and g.shape[1] == 1:
+        g = g[:, 0]
+    if g.ndim not in (1, 2) or (g.ndim == 2 and g.shape[1] != 2):
+        raise ValueError("groups must be one column (one-way clustering) or two (two-way), "
+                         f"got shape {np.shape(groups)}")
     if len(g) != nobs:
         if kept is not None and len(g) == len(kept):
             g = g[np.asarray(kept, dtype=bool)]
@@ -94,14 +127,132 @@ def cluster_codes(groups, nobs: int, kept=None, row_labels=None) -> tuple[np.nda
                      if kept is not None and len(kept) != nobs else "")
             raise ValueError(f"groups has {len(g)} entries but the model has {nobs} "
                              f"estimation rows{extra}")
-    if pd.isna(g).any():
-        raise ValueError(f"groups is missing (NaN) for {int(pd.isna(g).sum())} estimation rows")
-    _, codes = np.unique(g, return_inverse=True)
-    n_groups = int(codes.max()) + 1 if len(codes) else 0
-    if n_groups < 2:
-        raise ValueError(f"cov_type='cluster' needs at least two clusters; groups has "
-                         f"{n_groups}")
-    return codes.astype(np.intp), n_groups
+    if g.ndim == 1:
+        return _one_cluster_codes(g, "groups")
+    c1, g1 = _one_cluster_codes(g[:, 0], "groups (first column)")
+    c2, g2 = _one_cluster_codes(g[:, 1], "groups (second column)")
+    return np.column_stack([c1, c2]), (g1, g2)
+
+
+def _group_sums(scores: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
+    out = np.zeros((n_groups, scores.shape[1]))
+    np.add.at(out, codes, scores)
+    return out
+
+
+def covariance(hessian, scores, weights, weight_kind, cov_type: str, cov_kwds: dict,
+               nobs: float, k_params: int, expected_information=None, bread=None):
+    """The covariance of the estimates, for every ``cov_type`` and weight kind.
+
+    Parameters
+    ----------
+    hessian : (k, k)
+        Hessian of the (weighted) log-likelihood, ``H = sum_i w_i H_i``.
+    scores : (n, k) or None
+        Per-row scores of the unweighted contributions, ``s_i``.
+    weights : (n,) or None
+    weight_kind : {"freq", "prob", "importance", None}
+    cov_type, cov_kwds :
+        From :func:`check_cov_type`; for "cluster", ``cov_kwds["groups"]`` are
+        codes from :func:`cluster_codes`.
+    nobs : float
+        ``N``: the rows, or the sum of frequency / importance weights.
+    expected_information : callable, optional
+        ``() -> I`` (weighted expected information) for ``"eim"``.
+    bread : (k, k), optional
+        For an M-estimator other than ML (the two-step estimators): ``-J^-1``
+        with ``J`` the Jacobian of the summed weighted moments, whose rows are
+        then ``scores``; the sandwiches are ``bread M bread'``.
+
+    Notes
+    -----
+    With ``A = -H`` and score contributions ``g_i = w_i s_i``:
+
+    * ``nonrobust``: ``A^-1``; ``eim``: ``E[A]^-1``;
+    * ``opg``: ``M^-1``; sandwiches ``A^-1 M A^-1``, with the meat ``M =
+      sum_i w_i s_i s_i'`` for frequency weights (each row stands for
+      ``w_i`` identical rows, so the fit on the expanded data gives the same
+      matrix) and ``sum_i g_i g_i'`` otherwise (sampling and importance
+      weights scale each contribution);
+    * ``HC1`` multiplies ``HC0`` by ``N/(N-k)`` (statsmodels) or ``N/(N-1)``
+      (``correction="stata"``: Stata's ``vce(robust)`` for ML commands);
+    * ``cluster``: the meat ``sum_g G_g G_g'`` with ``G_g`` the sum of
+      ``g_i`` over cluster ``g``, times ``G/(G-1) (N-1)/(N-k)`` (statsmodels'
+      default), ``G/(G-1)`` (``correction="stata"``) or 1 (``"none"``, or
+      ``use_correction=False``). Two-way clustering (Cameron, Gelbach and
+      Miller 2011): ``V_1 + V_2 - V_12`` with ``V_12`` clustered on the
+      intersections, each with its own factor.
+
+    Returns ``(cov or None, description)``; ``None`` when the information is
+    singular.
+    """
+    from econderiv.models._optim import inverse_information
+
+    desc = _DESCRIPTIONS[cov_type]
+    if cov_type == "eim":
+        if expected_information is None:
+            raise ValueError("cov_type='eim' needs the expected information in closed form, "
+                             "which this model does not have; use 'nonrobust' (observed "
+                             "information) or 'opg'")
+        return inverse_information(-expected_information()), desc
+    A_inv = inverse_information(hessian) if bread is None else np.asarray(bread, float)
+    if cov_type == "nonrobust":
+        return A_inv, desc
+    w = None if weights is None else np.asarray(weights, float)
+    contrib = scores if w is None else scores * w[:, None]
+
+    def meat_rows(rows=slice(None)):
+        if w is not None and weight_kind == "freq":
+            return (scores[rows].T * w[rows]) @ scores[rows]
+        return contrib[rows].T @ contrib[rows]
+
+    if cov_type == "opg":
+        if weight_kind == "prob":
+            raise ValueError("cov_type='opg' is not valid with prob_weights (as in Stata): the "
+                             "outer product of the scores estimates the information only for "
+                             "an unweighted or frequency-weighted sample; use 'HC0', 'HC1' "
+                             "or 'cluster'")
+        return inverse_information(-meat_rows()), desc
+    if A_inv is None:
+        return None, desc
+    k = k_params
+    corr = cov_kwds.get("correction")
+    if cov_type in ("HC0", "HC1"):
+        V = A_inv @ meat_rows() @ A_inv.T
+        if cov_type == "HC1":
+            if corr == "stata":
+                factor, what = nobs / (nobs - 1.0), "N/(N-1), Stata's vce(robust)"
+            elif corr == "none":
+                factor, what = 1.0, "no small-sample factor"
+            else:
+                factor, what = nobs / (nobs - k), "N/(N-k), statsmodels"
+            V, desc = V * factor, f"{desc} times {what}"
+        return 0.5 * (V + V.T), desc
+    # cluster-robust
+    codes = np.asarray(cov_kwds["groups"])
+    if corr is None:
+        corr = "none" if cov_kwds.get("use_correction", True) is False else "statsmodels"
+
+    def one_way(c):
+        c = np.unique(c, return_inverse=True)[1].ravel()
+        G = int(c.max()) + 1
+        sums = _group_sums(contrib, c, G)
+        V = A_inv @ (sums.T @ sums) @ A_inv.T
+        if corr == "statsmodels":
+            V *= G / (G - 1.0) * (nobs - 1.0) / (nobs - k)
+        elif corr == "stata":
+            V *= G / (G - 1.0)
+        return V
+
+    if codes.ndim == 1:
+        V = one_way(codes)
+    else:
+        inter = codes[:, 0].astype(np.int64) * (int(codes[:, 1].max()) + 1) + codes[:, 1]
+        V = one_way(codes[:, 0]) + one_way(codes[:, 1]) - one_way(inter)
+        desc += " (two-way, Cameron-Gelbach-Miller)"
+    factor = {"statsmodels": "G/(G-1) (N-1)/(N-k), statsmodels",
+              "stata": "G/(G-1), Stata", "none": "no small-sample factor"}[corr]
+    return 0.5 * (V + V.T), f"{desc} times {factor}"
 
 
 # ---------------------------------------------------------------------------
@@ -595,10 +746,22 @@ def _label_table(table, label: str):
 
 def cov_lines(results) -> list[tuple[str, list[str]]]:
     """Header rows that say which covariance was used (and the clusters)."""
-    rows = [("Covariance Type:", [str(results.cov_type)])]
+    ct = str(results.cov_type)
+    corr = (getattr(results, "cov_kwds", None) or {}).get("correction")
+    if corr == "stata" and ct in ("HC1", "cluster"):
+        ct += " (Stata)"
+    rows = [("Covariance Type:", [ct])]
     n_groups = getattr(results, "n_groups", None)
     if results.cov_type == "cluster" and n_groups is not None:
-        rows.append(("No. Clusters:", [f"{int(n_groups)}"]))
+        text = (f"{int(n_groups)}" if np.ndim(n_groups) == 0
+                else " x ".join(str(int(g)) for g in n_groups) + " (two-way)")
+        rows.append(("No. Clusters:", [text]))
+    kind = getattr(results.model, "weight_type", None)
+    if kind is not None:
+        label = {"freq": "frequency", "prob": "sampling (prob)",
+                 "importance": "importance"}[kind]
+        w = results.model.weights
+        rows.append(("Weights:", [f"{label}, sum {float(np.sum(w)):.6g}"]))
     return rows
 
 

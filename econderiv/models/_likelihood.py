@@ -5,18 +5,23 @@ Every likelihood here is a sum over rows. A family supplies two things:
 * ``_block_data(rows)``: the kernel's data for a contiguous ``slice`` of rows
   (plain arrays; no reference to the model, so that a distributed backend
   can build the same thing from a data partition);
-* ``_kernel(params, data, order, llobs, per_obs)``: a plain function of
-  arrays returning ``(llobs, score, hessian)`` for that block: the
-  per-row log-likelihood ``(m,)``, the score (``(k,)`` summed over the
+* ``_kernel(params, data, order, llobs, per_obs, weights)``: a plain
+  function of arrays returning ``(llobs, score, hessian)`` for that block:
+  the per-row log-likelihood ``(m,)``, the score (``(k,)`` summed over the
   block, or ``(m, k)`` when ``per_obs``) and, for ``order == 2``, the
   ``(k, k)`` Hessian summed over the block (else ``None``). ``llobs``, when
   given, is the block's log-likelihood already computed at ``params``.
+  ``weights`` is ``None`` or the block's row weights ``(m,)``: the per-row
+  outputs (``llobs``, the ``per_obs`` score rows) are unweighted, the sums
+  (score, Hessian) are weighted, ``sum_i w_i s_i`` and ``sum_i w_i H_i``.
 
 :class:`RowBlockLikelihood` sums the blocks (in parallel threads with BLAS
 pinned to one thread when the data are large), caches the result by
 ``params`` (statsmodels asks for the value, score and Hessian at one point in
 separate calls) and provides statsmodels' ``loglike``, ``loglikeobs``,
-``score``, ``score_obs``, ``hessian`` and ``information``.
+``score``, ``score_obs``, ``hessian`` and ``information``. With weights,
+``loglikeobs`` and ``score_obs`` are the weighted contributions ``w_i l_i``
+and ``w_i s_i`` (so that they sum to ``loglike`` and ``score``).
 
 :func:`block_sum`, :func:`row_blocks` and :func:`single_thread_blas` are the
 engine, also used by the multinomial logit's own block drivers.
@@ -144,15 +149,19 @@ class RowBlockLikelihood:
     block_rows: int | None = None
     _derivs_cache = None
     _blocks_cache = None
+    #: row weights over the estimation rows (None: unweighted)
+    _w: np.ndarray | None = None
 
     # -- blocks ----------------------------------------------------------
     def _blocks(self):
-        """``[(slice, data), ...]`` covering the sample, built once."""
+        """``[(slice, data, weights), ...]`` covering the sample, built once."""
         if self._blocks_cache is None:
             n = int(self._nrows)
             k = min(n_threads(), max(1, n // PARALLEL_MIN_ROWS))
             rows = self.block_rows or -(-n // k)
-            self._blocks_cache = [(sl, self._block_data(sl)) for sl in row_blocks(n, rows)]
+            w = self._w
+            self._blocks_cache = [(sl, self._block_data(sl), None if w is None else w[sl])
+                                  for sl in row_blocks(n, rows)]
         return self._blocks_cache
 
     def _reset_blocks(self) -> None:
@@ -162,9 +171,9 @@ class RowBlockLikelihood:
     def _run(self, params, order, llobs, per_obs):
         """The kernel over every block, summed (the per-row outputs stacked)."""
         def one(block):
-            sl, data = block
+            sl, data, w = block
             return self._kernel(params, data, order, None if llobs is None else llobs[sl],
-                                per_obs)
+                                per_obs, w)
 
         outs = parallel_map(one, self._blocks())
         if len(outs) == 1:
@@ -191,19 +200,28 @@ class RowBlockLikelihood:
 
     # -- statsmodels' likelihood methods -----------------------------------
     def loglikeobs(self, params):
-        """Per-observation log-likelihood, shape ``(nobs,)``."""
-        return self._derivs(params, 0)[0]
+        """Per-row contribution to the log-likelihood, ``w_i l_i`` (``l_i``
+        unweighted), shape ``(rows,)``."""
+        ll = self._derivs(params, 0)[0]
+        return ll if self._w is None else self._w * ll
 
     def loglike(self, params):
-        """Total log-likelihood."""
-        return float(np.sum(self.loglikeobs(params)))
+        """Total log-likelihood, ``sum_i w_i l_i``."""
+        ll = self._derivs(params, 0)[0]
+        return float(np.sum(ll) if self._w is None else self._w @ ll)
 
-    def score_obs(self, params):
-        """Per-observation gradient, ``(nobs, k_params)`` in ``param_names`` order."""
+    def score_obs_unweighted(self, params):
+        """Per-row gradient of ``l_i`` (weights not applied), ``(rows, k_params)``."""
         params = np.asarray(params, dtype=float)
         c = self._derivs_cache
         llobs = c[2][0] if c is not None and c[0] == params.tobytes() else None
         return self._run(params, 1, llobs, True)[1]
+
+    def score_obs(self, params):
+        """Per-row contribution to the gradient, ``w_i s_i``, ``(rows, k_params)``
+        in ``param_names`` order."""
+        S = self.score_obs_unweighted(params)
+        return S if self._w is None else S * self._w[:, None]
 
     def score(self, params):
         """Gradient of the log-likelihood, 1-D in ``param_names`` order."""
@@ -295,7 +313,7 @@ class ExactLikelihoodModel(RowBlockLikelihood, LikelihoodModel):
 
     # -- fitting ----------------------------------------------------------
     def fit(self, start_params=None, method: str = _optim.DEFAULT_METHOD, maxiter: int = 100,
-            disp: bool = False, callback=None, cov_type: str = "nonrobust", cov_kwds=None,
+            disp: bool = False, callback=None, cov_type: str | None = None, cov_kwds=None,
             global_search: bool = False, **kwargs):
         """Maximum likelihood with the exact score and Hessian.
 
@@ -315,12 +333,20 @@ class ExactLikelihoodModel(RowBlockLikelihood, LikelihoodModel):
             Print the optimizer's convergence message.
         callback : callable, optional
             ``callback(params)`` after each iteration.
-        cov_type : {"nonrobust", "HC0", "HC1", "cluster"}
-            Inverse observed information, the sandwich with the analytic
-            scores (``HC1`` times ``n / (n - k)``), or cluster-robust with
-            ``cov_kwds={"groups": g}`` (statsmodels' small-sample factor,
-            ``use_correction=False`` drops it). ``groups`` may be given for
-            the estimation rows or for every input row (aligned like the data).
+        cov_type : {"nonrobust", "opg", "eim", "HC0", "HC1", "cluster"}, optional
+            Inverse observed information (the default; with ``prob_weights``
+            the default is Stata's ``vce(robust)``: ``"HC1"`` with
+            ``correction="stata"``), the outer product of the scores (Stata's
+            ``vce(opg)``, BHHH), the expected information (models with a
+            closed form, e.g. the bivariate probit: R VGAM's standard errors),
+            the sandwich with the analytic scores (``HC1`` times ``N/(N-k)``,
+            or ``N/(N-1)`` with ``cov_kwds={"correction": "stata"}``), or
+            cluster-robust with ``cov_kwds={"groups": g}``: one column, or two
+            for two-way clustering; the factor ``G/(G-1) (N-1)/(N-k)``
+            (statsmodels' default), ``G/(G-1)`` (``correction="stata"``, as
+            Stata's ML commands) or none (``"none"``). ``groups`` may be given
+            for the estimation rows or for every input row (aligned like the
+            data). See :func:`econderiv.models._inference.covariance`.
         cov_kwds : dict, optional
         global_search : bool
             Models with a correlation: profile the log-likelihood over a grid
@@ -353,11 +379,18 @@ class ExactLikelihoodModel(RowBlockLikelihood, LikelihoodModel):
         rho_indices = self._correlation_indices()
         if global_search and not rho_indices:
             raise ValueError(f"{type(self).__name__} has no correlation to search over")
+        if cov_type is None and self.weight_type == "prob":
+            cov_type, cov_kwds = "HC1", dict(cov_kwds or {}, correction="stata")
         cov_type, cov_kwds = _inference.check_cov_type(cov_type, cov_kwds)
         if cov_type == "cluster":
-            codes, n_groups = _inference.cluster_codes(cov_kwds["groups"], int(self.nobs),
+            codes, n_groups = _inference.cluster_codes(cov_kwds["groups"], int(self._nrows),
                                                        self._kept, self.row_labels)
             cov_kwds = dict(cov_kwds, groups=codes)
+        elif cov_type == "nonrobust" and self.weight_type == "prob":
+            warnings.warn("cov_type='nonrobust' with prob_weights: the inverse Hessian of a "
+                          "sampling-weighted likelihood is not a valid covariance (Stata "
+                          "does not allow it). Use the default (HC1 with Stata's factor) or "
+                          "'cluster'.", RuntimeWarning, stacklevel=_data.user_stacklevel())
         start = self.start_params if start_params is None else np.asarray(start_params, float)
         start = np.asarray(start, dtype=float)
         if start.shape != (self.k_params,):
@@ -407,16 +440,53 @@ class ExactLikelihoodModel(RowBlockLikelihood, LikelihoodModel):
                                          maxiter=maxiter, disp=disp, callback=callback,
                                          skip_hessian=True, warn_convergence=False, **opt)
         params = np.asarray(mlefit.params, dtype=float)
-        cov = _optim.inverse_information(self.hessian(params), stacklevel=_data.user_stacklevel())
+        cov, description = self._covariance(params, cov_type, cov_kwds)
         k = len(params)
         if cov is None:
-            cov, cov_type, cov_kwds = np.full((k, k), np.nan), "nonrobust", {}
-        res = self._results_class(self, params, cov, cov_type=cov_type, cov_kwds=cov_kwds,
-                                  use_t=bool(use_t))
+            cov = np.full((k, k), np.nan)
+        res = self._results_class(self, params, cov, use_t=bool(use_t))
+        res.cov_type = cov_type
+        res.cov_kwds = dict(cov_kwds, description=description)
         res.mle_retvals = mlefit.mle_retvals
         res.mle_settings = mlefit.mle_settings
         res.method = method
         return self._wrapper_class(res)
+
+    def _covariance(self, params, cov_type: str, cov_kwds: dict):
+        """``(cov or None, description)`` at ``params`` (see
+        :func:`~econderiv.models._inference.covariance`)."""
+        with warnings.catch_warnings():
+            from statsmodels.tools.sm_exceptions import HessianInversionWarning
+
+            if cov_type != "nonrobust":  # the nonrobust case warns once, at the user's line
+                warnings.simplefilter("ignore", HessianInversionWarning)
+            scores = (None if cov_type in ("nonrobust", "eim")
+                      else self.score_obs_unweighted(params))
+            eim = getattr(self, "_expected_information", None)
+            return _inference.covariance(
+                self.hessian(params), scores, self._w, self.weight_type, cov_type, cov_kwds,
+                float(self.nobs), len(params),
+                None if eim is None else (lambda: eim(params)))
+
+    # -- weights ------------------------------------------------------------
+    weights = None
+    weight_type = None
+
+    def _init_weights(self, spec) -> None:
+        """Validate and attach weights (``spec`` from
+        :func:`~econderiv.models._data.pop_weights`), after the family's
+        constructor has set ``_nrows``, ``_kept`` and ``row_labels``. Frequency
+        and importance weights set ``nobs`` to their sum."""
+        w = _data.prepare_weights(spec, int(self._nrows), self._kept, self.row_labels)
+        self._reset_blocks()
+        if w is None:
+            self.weights = self._w = self.weight_type = None
+            return
+        self.weights = self._w = w.values
+        self.weight_type = w.kind
+        self.nobs = w.nobs
+        if getattr(self, "df_resid", None) is not None:
+            self.df_resid = self.nobs - self.k_params
 
     # -- pickling: patsy's design information is rebuilt from the formula ---
     def __getstate__(self):
@@ -486,9 +556,13 @@ class SelectionLikelihoodModel(ExactLikelihoodModel):
         **kwargs
             Passed to the constructor.
         """
-        from econderiv.models import _data
+        from econderiv.models import _dask, _data
 
+        if _dask.is_dask(data):  # data larger than memory: the distributed backend
+            return _dask.from_formula(cls, formula, data, selection=selection,
+                                      missing=missing, subset=subset, **kwargs)
         data = _data.subset_rows(data, subset)
+        _data.formula_weights(kwargs, data)
         y, x, yname = _data.lhs_design(formula, data, "outcome formula")
         s, z, sname = _data.lhs_design(selection, data, "selection formula")
         model = cls(y.rename(yname), x, s.rename(sname), z, missing=missing, **kwargs)
@@ -517,6 +591,7 @@ class SelectionLikelihoodModel(ExactLikelihoodModel):
         """
         from econderiv.models import _data
 
+        wspec = _data.pop_weights(kwargs, type(self).__name__)
         with single_thread_blas():  # tall thin designs: a second BLAS thread only stalls
             d = _data.prepare_selection(endog, exog, endog_select, exog_select, missing,
                                         binary_outcome=binary_outcome)
@@ -547,6 +622,7 @@ class SelectionLikelihoodModel(ExactLikelihoodModel):
         self.nobs_selected, self.nobs_unselected = int(sel.sum()), int((~sel).sum())
         self._design_infos = None
         self.formula = self.formula_select = None
+        self._init_weights(wspec)
         return d
 
 
@@ -686,7 +762,8 @@ class ExactLikelihoodResults(LikelihoodModelResults):
                             ("Optimizer:", [str(self.method)]),
                             ("Converged:", [str(self.converged)])] + _inference.cov_lines(self)
         right = [("No. Observations:", [f"{int(self.nobs)}"])] + counts
-        right += [("Log-Likelihood:", [f"{self.llf:.4f}"])]
+        pseudo = self.model.weight_type == "prob"  # a pseudo-likelihood, as Stata says
+        right += [("Log pseudo-LL:" if pseudo else "Log-Likelihood:", [f"{self.llf:.4f}"])]
         if self.model._rho_index is not None:
             right += [("LL (rho = 0):", [f"{self.llf_restricted:.4f}"])]
         right += [("AIC:", [f"{self.aic:.4f}"]), ("BIC:", [f"{self.bic:.4f}"])]

@@ -62,16 +62,19 @@ def probit_hessian(gamma, s, Z) -> np.ndarray:
     return (Z.T * dlam) @ Z
 
 
-def probit_fit(s, Z, maxiter: int = 100):
+def probit_fit(s, Z, maxiter: int = 100, weights=None):
     """Probit ML by safeguarded Newton with the exact Hessian.
 
+    With ``weights`` the log-likelihood is ``sum_i w_i log Phi(q_i z_i'gamma)``.
     Returns ``(gamma, cov, llf, converged)``; ``cov`` is the inverse of the
-    negative Hessian.
+    negative (weighted) Hessian.
     """
     s = np.asarray(s, dtype=float)
     Z = np.asarray(Z, dtype=float)
-    n = len(s)
+    w = None if weights is None else np.asarray(weights, dtype=float)
+    n = len(s) if w is None else float(w.sum())
     q = 2.0 * s - 1.0
+    qw = q if w is None else q * w
     memo = {}
 
     def ratios(g):
@@ -80,18 +83,25 @@ def probit_fit(s, Z, maxiter: int = 100):
         if memo.get("tag") != tag:
             memo.clear()
             memo["tag"] = tag
-            memo["r"] = _lam_dlam(q * (Z @ g))
+            lam, dlam = _lam_dlam(q * (Z @ g))
+            memo["r"] = (lam, dlam if w is None else w * dlam)
         return memo["r"]
 
+    def loglike(g):
+        ll = log_ndtr(q * (Z @ g))
+        return float(ll.sum() if w is None else w @ ll)
+
     def score(g):
-        return -(Z.T @ (q * ratios(g)[0])) / n
+        return -(Z.T @ (qw * ratios(g)[0])) / n
 
     def hess(g):
         return -((Z.T * ratios(g)[1]) @ Z) / n
 
     # start from the scaled linear probability model (Amemiya's 2.5 rule)
-    start = 2.5 * np.linalg.lstsq(Z, s - 0.5, rcond=None)[0]
-    x, info = newton_linesearch(lambda g: -probit_loglike(g, s, Z) / n, score, start,
+    Zs = Z if w is None else Z * np.sqrt(w)[:, None]
+    ys = s - 0.5 if w is None else (s - 0.5) * np.sqrt(w)
+    start = 2.5 * np.linalg.lstsq(Zs, ys, rcond=None)[0]
+    x, info = newton_linesearch(lambda g: -loglike(g) / n, score, start,
                                 hess=hess, disp=False, maxiter=maxiter,
                                 kwargs={"nobs": n})
     # the objective is -llf / n: its Hessian times -n is the log-likelihood's

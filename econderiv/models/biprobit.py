@@ -27,7 +27,7 @@ import pandas as pd
 from statsmodels.base import wrapper as wrap
 from statsmodels.base.model import LikelihoodResultsWrapper
 
-from econderiv.models import _data, _inference
+from econderiv.models import _dask, _data, _inference
 from econderiv.models._bvprobit_kernels import (PREDICT_KINDS, biprobit_loglike_derivs,
                                                 bivariate_prediction, fit_probit,
                                                 probit_residual, scoring_athrho)
@@ -63,6 +63,7 @@ class BivariateProbit(ExactLikelihoodModel):
     """
 
     def __init__(self, endog, exog1, exog2=None, missing: str = "none", **kwargs):
+        wspec = _data.pop_weights(kwargs, type(self).__name__)
         same = exog2 is None
         eq = _data.prepare_equations(endog, [exog1, exog1 if same else exog2], missing)
         if len(eq.ys) != 2:
@@ -105,6 +106,7 @@ class BivariateProbit(ExactLikelihoodModel):
         self.df_resid = self.nobs - self.k_params
         self._design_infos = None
         self.formula = None
+        self._init_weights(wspec)
 
     @classmethod
     def from_formula(cls, formula, data, subset=None, missing: str = "drop", **kwargs):
@@ -115,10 +117,14 @@ class BivariateProbit(ExactLikelihoodModel):
         dropped (``missing="drop"``, the statsmodels default for formulas).
         ``subset`` selects rows of ``data`` by index label (or a boolean mask).
         """
+        if _dask.is_dask(data):  # data larger than memory: the distributed backend
+            return _dask.from_formula(cls, formula, data, missing=missing, subset=subset,
+                                      **kwargs)
         if isinstance(formula, str) or len(formula) != 2:
             raise ValueError('formula must be a list of two formulas, '
                              '["y1 ~ x1 + x2", "y2 ~ x1 + x3"]')
         data = _data.subset_rows(data, subset)
+        _data.formula_weights(kwargs, data)
         y1, x1, n1 = _data.lhs_design(formula[0], data, "first formula")
         y2, x2, n2 = _data.lhs_design(formula[1], data, "second formula")
         endog = pd.concat([y1.rename(n1), y2.rename(n2)], axis=1)
@@ -132,8 +138,13 @@ class BivariateProbit(ExactLikelihoodModel):
         return self._y1[rows], self._y2[rows], self._x1[rows], self._x2[rows]
 
     @staticmethod
-    def _kernel(params, data, order, llobs, per_obs):
-        return biprobit_loglike_derivs(params, *data, order, llobs, per_obs)
+    def _kernel(params, data, order, llobs, per_obs, weights=None):
+        return biprobit_loglike_derivs(params, *data, order, llobs, per_obs, weights)
+
+    @staticmethod
+    def _partition_block_data(ys, Xs):
+        """``_block_data`` of one dask partition's arrays (the two equations)."""
+        return ys[0], ys[1], Xs[0], Xs[1]
 
     def _equation_blocks(self):
         infos = self._design_infos or [None, None]
@@ -143,7 +154,9 @@ class BivariateProbit(ExactLikelihoodModel):
     # -- start values and the independent model -------------------------------
     def _restricted_fits(self):
         """Two univariate probits: start values and the rho = 0 log-likelihood."""
-        return [fit_probit(self._y1, self._x1), fit_probit(self._y2, self._x2)]
+        w = self._w
+        return [fit_probit(self._y1, self._x1, weights=w),
+                fit_probit(self._y2, self._x2, weights=w)]
 
     @property
     def llf_independent(self) -> float:

@@ -119,8 +119,16 @@ class Heckman(SelectionLikelihoodModel):
                                            self._z[rows])
 
     @staticmethod
-    def _kernel(params, data, order, llobs, per_obs):
-        return K.loglike_derivs(params, data, order, llobs, per_obs)
+    def _kernel(params, data, order, llobs, per_obs, weights=None):
+        return K.loglike_derivs(params, data, order, llobs, per_obs, weights)
+
+    @staticmethod
+    def _partition_block_data(ys, Xs):
+        """``_block_data`` of one dask partition's arrays (outcome, selection)."""
+        (y, s), (X, Z) = ys, Xs
+        sel = s == 1
+        return K.SelectionData.from_arrays(np.where(sel, y, 0.0),
+                                           np.where(sel[:, None], X, 0.0), sel, Z)
 
     def _ancillary_entries(self, params):
         """rho = tanh(athrho), sigma = exp(lnsigma), lambda = rho sigma (delta method)."""
@@ -137,7 +145,8 @@ class Heckman(SelectionLikelihoodModel):
             sel = self._sel
             with single_thread_blas():
                 self._twostep_cache = K.heckman_twostep(self._y0[sel], self._x0[sel],
-                                                        self.endog_select, self._z)
+                                                        self.endog_select, self._z,
+                                                        weights=self._w)
         return self._twostep_cache
 
     @property
@@ -167,7 +176,7 @@ class Heckman(SelectionLikelihoodModel):
 
     # -- estimators -----------------------------------------------------------------
     def fit(self, start_params=None, method: str = _optim.DEFAULT_METHOD, maxiter: int = 100,
-            disp: bool = False, callback=None, cov_type: str = "nonrobust", cov_kwds=None,
+            disp: bool = False, callback=None, cov_type: str | None = None, cov_kwds=None,
             global_search: bool = False, **kwargs):
         _optim.check_method(method, other_entry_points=self._other_estimators)
         self._warn_collinear_imr(self._twostep())
@@ -178,7 +187,8 @@ class Heckman(SelectionLikelihoodModel):
         "Hessian.\n", "Hessian.\n\n        The default start is the two-step estimate (rho clamped into "
         "(-0.99, 0.99)).\n        Heckman's two-step estimator is :meth:`fit_twostep`.\n", 1)
 
-    def fit_twostep(self, cov_type: str = "nonrobust", **kwargs) -> "HeckmanTwoStepResults":
+    def fit_twostep(self, cov_type: str | None = None, cov_kwds=None,
+                    **kwargs) -> "HeckmanTwoStepResults":
         """Heckman's two-step estimator: probit, then OLS with the inverse Mills ratio.
 
         The covariance is corrected for the estimated regressor (Greene's form,
@@ -187,22 +197,37 @@ class Heckman(SelectionLikelihoodModel):
         inverse Mills ratio, ``= rho sigma``); ``rho`` and ``sigma`` are the
         consistent estimators, without standard errors, as in Stata.
 
+        With weights, the first step is a weighted probit and the second
+        weighted least squares (:func:`~econderiv.models._heckman_kernels.heckman_twostep`).
+
         Parameters
         ----------
-        cov_type : {"nonrobust"}
-            The corrected covariance assumes homoskedastic normal errors;
-            robust and cluster covariances are available for ML (:meth:`fit`).
-            The estimator has no optimizer: ``start_params``, ``maxiter``,
-            ``method`` belong to :meth:`fit` and are errors here.
+        cov_type : {"nonrobust", "HC0", "HC1", "cluster"}, optional
+            ``"nonrobust"`` (the default without sampling weights): the
+            corrected covariance, which assumes homoskedastic normal errors (as
+            Stata's ``heckman, twostep``). The robust types treat the two steps
+            as one stacked M-estimator (probit score and the second step's
+            normal equations, :func:`~econderiv.models._heckman_kernels.twostep_moments`)
+            and take the sandwich, so the first step's estimation error is
+            carried into the outcome block; with ``prob_weights`` the default
+            is ``"HC1"`` with Stata's ``N/(N-1)``. ``cov_kwds`` as in
+            :meth:`fit`. The estimator has no optimizer: ``start_params``,
+            ``maxiter``, ``method`` belong to :meth:`fit` and are errors here.
         """
-        _optim.check_keywords(kwargs, ("cov_type",), "Heckman.fit_twostep() (closed form; "
+        _optim.check_keywords(kwargs, (), "Heckman.fit_twostep() (closed form; "
                               "optimizer keywords belong to fit())")
-        if cov_type is not None and str(cov_type).lower() != "nonrobust":
-            raise ValueError(
-                f"cov_type={cov_type!r} is not available with fit_twostep(): Heckman's "
-                "corrected two-step covariance assumes homoskedastic normal errors (as "
-                "Stata's heckman, twostep). Use fit(cov_type=...) (ML) for a robust or "
-                "cluster covariance.")
+        if cov_type is None and self.weight_type == "prob":
+            cov_type, cov_kwds = "HC1", dict(cov_kwds or {}, correction="stata")
+        cov_type, cov_kwds = _inference.check_cov_type(cov_type, cov_kwds)
+        if cov_type in ("opg", "eim"):
+            raise ValueError(f"cov_type={cov_type!r} is not available with fit_twostep() (it "
+                             "is not a likelihood estimator); use 'nonrobust', 'HC0', 'HC1' "
+                             "or 'cluster'")
+        n_groups = None
+        if cov_type == "cluster":
+            codes, n_groups = _inference.cluster_codes(cov_kwds["groups"], int(self._nrows),
+                                                       self._kept, self.row_labels)
+            cov_kwds = dict(cov_kwds, groups=codes)
         ts = self._twostep()
         self._warn_collinear_imr(ts)
         if ts.rho != ts.rho_untruncated:
@@ -217,15 +242,30 @@ class Heckman(SelectionLikelihoodModel):
         view = copy.copy(self)  # the same model under the two-step parameter names
         view.data = copy.copy(self.data)
         view.param_names = view.data.param_names = self.param_names[:-2] + ["lambda"]
-        return HeckmanTwoStepResultsWrapper(HeckmanTwoStepResults(view, ts.params, ts.cov, ts))
+        cov, description = ts.cov, "Heckman's corrected two-step covariance (Greene)"
+        if cov_type != "nonrobust":
+            sel = self._sel
+            G, J = K.twostep_moments(ts, self._y0[sel], self._x0[sel], self.endog_select,
+                                     self._z, self._w)
+            cov, description = _inference.covariance(
+                None, G, self._w, self.weight_type, cov_type, cov_kwds, float(self.nobs),
+                len(ts.params), bread=-np.linalg.inv(J))
+        res = HeckmanTwoStepResults(view, ts.params, cov, ts)
+        res.cov_type = cov_type
+        res.cov_kwds = dict(cov_kwds, description=description)
+        res.n_groups = n_groups
+        return HeckmanTwoStepResultsWrapper(res)
 
     @property
     def llf_restricted(self) -> float:
         """Log-likelihood with rho = 0: probit + normal regression (ML sigma)."""
         y1, X1 = self._y0[self._sel], self._x0[self._sel]
-        e = y1 - X1 @ np.linalg.lstsq(X1, y1, rcond=None)[0]
-        n1 = len(e)
-        return self._twostep().probit_llf - 0.5 * n1 * (np.log(2 * np.pi * (e @ e) / n1) + 1)
+        w1 = np.ones(len(y1)) if self._w is None else self._w[self._sel]
+        sw = np.sqrt(w1)
+        e = y1 - X1 @ np.linalg.lstsq(X1 * sw[:, None], y1 * sw, rcond=None)[0]
+        n1 = float(w1.sum())
+        return self._twostep().probit_llf - 0.5 * n1 * (np.log(2 * np.pi * (w1 * e) @ e / n1)
+                                                         + 1)
 
     # -- designs for prediction -------------------------------------------------------
     def _new_designs(self, exog, exog_select, transform: bool):

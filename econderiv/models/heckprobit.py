@@ -99,14 +99,24 @@ class HeckProbit(SelectionLikelihoodModel):
         return sel, self._y0[rows][sel], self._z[rows], self._x0[rows][sel]
 
     @staticmethod
-    def _kernel(params, data, order, llobs, per_obs):
-        return heckprobit_loglike_derivs(params, *data, order, llobs, per_obs)
+    def _kernel(params, data, order, llobs, per_obs, weights=None):
+        return heckprobit_loglike_derivs(params, *data, order, llobs, per_obs, weights)
+
+    @staticmethod
+    def _partition_block_data(ys, Xs):
+        """``_block_data`` of one dask partition's arrays (outcome, selection)."""
+        (y, s), (X, Z) = ys, Xs
+        sel = s == 1
+        return sel, np.where(sel, y, 0.0)[sel], np.ascontiguousarray(Z), \
+            np.where(sel[:, None], X, 0.0)[sel]
 
     # -- start values and the rho = 0 model --------------------------------
     def _restricted_fits(self):
         """Selection probit and outcome probit on the selected rows (rho = 0)."""
         sel = self._sel
-        return [fit_probit(self.endog_select, self._z), fit_probit(self._y0[sel], self._x0[sel])]
+        w = self._w
+        return [fit_probit(self.endog_select, self._z, weights=w),
+                fit_probit(self._y0[sel], self._x0[sel], weights=None if w is None else w[sel])]
 
     @property
     def start_params(self) -> np.ndarray:
