@@ -2,3 +2,4 @@
 
 from econderiv.models.mnlogit import MNLogit  # noqa: F401
 from econderiv.models.derivreg import DerivativeRegression  # noqa: F401
+from econderiv.models.choicelogit import ChoiceLogit  # noqa: F401
