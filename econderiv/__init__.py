@@ -11,7 +11,8 @@ from econderiv.models.heckprobit import HeckProbit
 from econderiv.models.mnlogit import MNLogit
 from econderiv.models.derivreg import DerivativeRegression
 from econderiv.models.treatment import EndogenousTreatment
+from econderiv.models.switching import SwitchingRegression
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["datasets", "special", "testing", "__version__", "Heckman", "BivariateProbit", "HeckProbit", "MNLogit", "DerivativeRegression", "EndogenousTreatment"]
+__all__ = ["datasets", "special", "testing", "__version__", "Heckman", "BivariateProbit", "HeckProbit", "MNLogit", "DerivativeRegression", "EndogenousTreatment", "SwitchingRegression"]
