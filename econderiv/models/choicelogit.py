@@ -135,6 +135,11 @@ def wide_to_long(data: pd.DataFrame, choice: str | None, varying: dict,
     return out.iloc[order].reset_index(drop=True)
 
 
+def _plain(label):
+    """A numpy scalar as the Python value (for messages)."""
+    return label.item() if isinstance(label, np.generic) else label
+
+
 class _CaseArrays:
     """Padded case arrays from long data (one row per case and alternative).
 
@@ -171,7 +176,7 @@ class _CaseArrays:
             dup = np.flatnonzero(counts > 1)
             i, j = divmod(int(dup[0]), J)
             raise ValueError(f"alternative {alternatives[j]!r} appears {counts[dup[0]]} times in "
-                             f"case {case_labels[i]!r} ({len(dup)} duplicated case-alternative "
+                             f"case {_plain(case_labels[i])!r} ({len(dup)} duplicated case-alternative "
                              "pairs in all): each alternative may appear once per case")
         p = xalt.shape[1]
         self.X = np.zeros((n, J, p))
@@ -206,7 +211,7 @@ class _CaseArrays:
                 i = int(wrong[0])
                 raise ValueError(
                     f"each case must have exactly one chosen alternative: {none} case(s) have "
-                    f"none and {many} have two or more (e.g. case {case_labels[i]!r} has "
+                    f"none and {many} have two or more (e.g. case {_plain(case_labels[i])!r} has "
                     f"{n_chosen[i]})")
             rows = np.flatnonzero(c == 1.0)
             self.y[case_codes[rows]] = pos[rows]
