@@ -1,0 +1,1252 @@
+"""The distributed backend: the row-block kernel contract over dask partitions.
+
+Every likelihood here is a sum over rows (:mod:`econderiv.models._likelihood`).
+This module maps that contract over the partitions of a dask collection, so
+that the same model classes fit data that do not fit in one process:
+
+* :func:`from_formula` (called by a family's ``from_formula`` when ``data``
+  is a dask DataFrame) learns the formulas' design information once (patsy,
+  on a few rows; categorical levels from the dataframe's categorical metadata
+  or from one pass over the data), then describes each partition by a
+  :class:`PartitionSpec`: the designs are built on the workers, partition by
+  partition (:func:`build_partition`), with the family's
+  ``_partition_block_data`` giving the kernel's data;
+* :class:`DaskBackend` sends ``params`` to the workers; every partition
+  returns its block sums (log-likelihood, score, Hessian, or the pieces an
+  optimizer needs) and the sums are added by a tree reduction
+  (:func:`tree_sum`). Only parameters and ``k x k`` matrices travel to the
+  driver: no per-row array does;
+* the model object is an instance of a subclass of the family's class made
+  here (:func:`dask_class`: the same name, ``fit()``, results and
+  ``summary()``) whose start values, restricted fits, covariances and
+  predictions are the distributed versions of the family's (one pass over the
+  data per evaluation, see :attr:`DaskBackend.passes`).
+
+Covariances: ``nonrobust`` (the Hessian), ``opg``, ``HC0``/``HC1`` (one pass
+summing ``s_i s_i'`` on the workers) and one-way ``cluster``: the clusters'
+score totals span partitions, so each partition's per-row scores are summed
+by cluster with a dask groupby (hash-partitioned over ``npartitions`` output
+partitions), and each output partition returns ``sum_g G_g G_g'``. Its cost is
+one pass over the data plus a shuffle of ``G x k`` cluster totals (``G`` the
+clusters), held in worker memory in pieces of ``G / npartitions`` rows.
+
+Fault tolerance is dask's: a partition lost with a worker is recomputed from
+its lineage (the parquet files), so a fit survives the loss of a worker at the
+cost of recomputing that worker's partitions.
+"""
+
+from __future__ import annotations
+
+import builtins
+import inspect
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["is_dask", "from_formula", "DaskBackend", "PartitionSpec", "EquationSpec",
+           "build_partition", "tree_sum", "dask_class"]
+
+#: partitions added per node of the reduction tree
+FAN_IN = 4
+
+
+def is_dask(obj) -> bool:
+    """Whether ``obj`` is a dask collection (without importing dask)."""
+    return type(obj).__module__.split(".")[0] in ("dask", "dask_expr")
+
+
+def _require_dask():
+    try:
+        import dask  # noqa: F401
+        import dask.dataframe  # noqa: F401
+    except ImportError:  # pragma: no cover
+        raise ImportError("dask input needs the optional dependencies: "
+                          'pip install "econderiv[dask]"') from None
+
+
+# ---------------------------------------------------------------------------
+# Partition specification and the designs built on the workers
+# ---------------------------------------------------------------------------
+
+@dataclass
+class EquationSpec:
+    """One equation: its left-hand side (a column, or patsy design
+    information), its right-hand side's design information and where its
+    rows are required (``None``: every row; ``j``: rows where the outcome of
+    equation ``j`` is 1, as the outcome of a selection model)."""
+
+    lhs: str
+    lhs_info: object
+    rhs_info: object
+    xnames: list
+    required_where: int | None = None
+
+
+@dataclass
+class PartitionSpec:
+    """What a worker needs to turn a partition into arrays."""
+
+    equations: list
+    columns: list
+    categories: dict
+    missing: str
+    block_data: object              # the family's _partition_block_data
+    outcome_codes: dict | None = None   # multinomial outcome value -> code
+    weights: str | None = None
+
+
+@dataclass
+class Partition:
+    """One partition's arrays: ``ys`` and ``Xs`` per equation (rows kept after
+    the missing rule), weights or None, and the mask of its input rows kept."""
+
+    number: int
+    ys: list
+    Xs: list
+    w: np.ndarray | None
+    kept: np.ndarray
+    n_input: int
+    block_data: object
+    _block: object = field(default=None, repr=False)
+
+    @property
+    def n(self) -> int:
+        return len(self.kept) if self.ys is None else len(self.ys[0])
+
+    def block(self):
+        """The kernel's data (built once per partition object)."""
+        if self._block is None:
+            self._block = self.block_data(self.ys, self.Xs)
+        return self._block
+
+    def rows(self, eq: int, where: int | None):
+        """``(y, X, w)`` of equation ``eq`` on the rows where it is required."""
+        y, X = self.ys[eq], self.Xs[eq]
+        w = self.w
+        if where is None:
+            return y, X, w
+        m = self.ys[where] == 1
+        return y[m], X[m], None if w is None else w[m]
+
+
+def _column_examples(values, limit=5) -> str:
+    return ", ".join(repr(v) for v in list(pd.unique(values))[:limit])
+
+
+def _design(info, frame):
+    import patsy
+
+    (mat,) = patsy.build_design_matrices([info], frame, NA_action=patsy.NAAction(NA_types=[]),
+                                         return_type="matrix")
+    return np.asarray(mat, dtype=float)
+
+
+def build_partition(frame: pd.DataFrame, spec: PartitionSpec, number: int) -> Partition:
+    """Arrays of one partition (runs on a worker).
+
+    Checks, naming the partition and the column at fault: columns absent,
+    categorical values outside the declared levels, NaN where rows may not be
+    missing (``missing`` "raise"/"none"; "drop" drops those rows).
+    """
+    lack = [c for c in spec.columns if c not in frame.columns]
+    if lack:
+        raise ValueError(f"partition {number} lacks the column(s) {lack} named by the "
+                         "formulas")
+    n_input = len(frame)
+    frame = frame[spec.columns].copy() if len(spec.columns) else frame
+    for col, levels in spec.categories.items():
+        if col not in frame.columns:
+            continue
+        raw = frame[col]
+        cat = raw.astype(pd.CategoricalDtype(levels))
+        bad = raw.notna().to_numpy() & cat.isna().to_numpy()
+        if bad.any():
+            raise ValueError(
+                f"partition {number}: column {col!r} holds {int(bad.sum())} value(s) outside "
+                f"its declared categories ({_column_examples(raw[bad])}); declare every "
+                f"category up front (e.g. ddf[{col!r}] = ddf[{col!r}].cat.set_categories([...])"
+                ") so that every partition builds the same design")
+        frame[col] = cat
+    ys, Xs, bad_rows, reasons = [], [], np.zeros(n_input, dtype=bool), []
+    for j, eq in enumerate(spec.equations):
+        if spec.outcome_codes is not None and j == 0:
+            raw = frame[eq.lhs]
+            y = raw.map(spec.outcome_codes).to_numpy(dtype=float, na_value=np.nan)
+            unknown = raw.notna().to_numpy() & np.isnan(y)
+            if unknown.any():
+                raise ValueError(f"partition {number}: the outcome {eq.lhs!r} holds "
+                                 f"{int(unknown.sum())} value(s) not seen when its categories "
+                                 f"were collected ({_column_examples(raw[unknown])})")
+        elif eq.lhs_info is None:
+            y = pd.to_numeric(frame[eq.lhs].astype(float) if frame[eq.lhs].dtype == bool
+                              else frame[eq.lhs], errors="coerce").to_numpy(
+                dtype=float, na_value=np.nan)
+        else:
+            y = _design(eq.lhs_info, frame)[:, 0]
+        X = _design(eq.rhs_info, frame)
+        ys.append(y)
+        Xs.append(X)
+    for j, eq in enumerate(spec.equations):
+        y, X = ys[j], Xs[j]
+        need = np.ones(n_input, dtype=bool)
+        if eq.required_where is not None:
+            s = ys[eq.required_where]
+            need = s == 1
+        bad_y = need & ~np.isfinite(y)
+        bad_x = need & ~np.isfinite(X).all(axis=1)
+        if bad_y.any():
+            reasons.append(f"{eq.lhs!r} ({int(bad_y.sum())} rows)")
+        if bad_x.any():
+            cols = [f"{eq.xnames[k]!r} ({int(n)} rows)"
+                    for k, n in enumerate((~np.isfinite(X[need])).sum(axis=0)) if n]
+            reasons.extend(cols)
+        bad_rows |= bad_y | bad_x
+    if spec.weights is not None:
+        w = pd.to_numeric(frame[spec.weights], errors="coerce").to_numpy(float, na_value=np.nan)
+        bad_w = ~np.isfinite(w) | (w < 0)
+        if bad_w.any():
+            raise ValueError(f"partition {number}: the weights {spec.weights!r} are missing "
+                             f"or negative in {int(bad_w.sum())} rows")
+    else:
+        w = None
+    if bad_rows.any() and spec.missing != "drop":
+        where = "" if all(e.required_where is None for e in spec.equations) else \
+            " (outcome columns count only where the row is selected)"
+        raise ValueError(f"partition {number}: missing (NaN or infinite) values in "
+                         f"{', '.join(reasons)}{where}. Drop those rows first or pass "
+                         "missing='drop'.")
+    kept = ~bad_rows
+    if bad_rows.any():
+        ys = [y[kept] for y in ys]
+        Xs = [X[kept] for X in Xs]
+        w = None if w is None else w[kept]
+    return Partition(number, ys, [np.ascontiguousarray(X) for X in Xs], w, kept, n_input,
+                     spec.block_data)
+
+
+# ---------------------------------------------------------------------------
+# Tree reduction
+# ---------------------------------------------------------------------------
+
+def _add_parts(parts):
+    """Element-wise sum of tuples (``None`` parts, from empty partitions, skipped)."""
+    parts = [p for p in parts if p is not None]
+    if not parts:
+        return None
+    total = list(parts[0])
+    for other in parts[1:]:
+        for i, v in enumerate(other):
+            total[i] = None if total[i] is None or v is None else total[i] + v
+    return tuple(total)
+
+
+def tree_sum(items, fan_in: int = FAN_IN):
+    """A dask ``Delayed`` adding the tuples of ``items`` in a tree (``fan_in``
+    at a node), so that the driver receives one tuple."""
+    from dask import delayed
+
+    items = list(items)
+    while len(items) > 1:
+        items = [delayed(_add_parts, pure=False)(items[i:i + fan_in])
+                 for i in range(0, len(items), fan_in)]
+    return delayed(_add_parts, pure=False)(items)
+
+
+def _apply(fn, part, args):
+    if part.n == 0:
+        return None
+    return fn(part, *args)
+
+
+class DaskBackend:
+    """The partitions of one model and the reductions over them.
+
+    ``parts`` are dask ``Delayed`` partitions (:class:`Partition` objects built
+    on the workers). ``persist=True`` keeps them in worker memory (the fastest
+    when they fit); otherwise every pass re-reads the source (parquet files),
+    which is what data larger than the cluster's memory need.
+    """
+
+    def __init__(self, ddf, spec: PartitionSpec, persist: bool = False):
+        import dask
+        from dask import delayed
+
+        self.ddf = ddf
+        self.spec = spec
+        self.frames = ddf.to_delayed()
+        parts = [delayed(build_partition, pure=True)(f, spec, i)
+                 for i, f in enumerate(self.frames)]
+        if persist:
+            parts = list(dask.persist(*parts))
+        self.parts = parts
+        self.persist = persist
+        self.npartitions = len(parts)
+        #: passes over the data (reductions over every partition) so far
+        self.passes = 0
+
+    def map_sum(self, fn, *args):
+        """``sum over partitions of fn(partition, *args)`` (a tuple of arrays),
+        computed on the workers and added in a tree."""
+        from dask import delayed
+
+        leaves = [delayed(_apply, pure=False)(fn, p, args) for p in self.parts]
+        out = tree_sum(leaves).compute()
+        self.passes += 1
+        return out
+
+    def map_list(self, fn, *args) -> list:
+        """``[fn(partition, *args) for each partition]``: small per-partition
+        summaries (counts), one pass."""
+        import dask
+        from dask import delayed
+
+        out = dask.compute(*[delayed(fn, pure=False)(p, *args) for p in self.parts])
+        self.passes += 1
+        return list(out)
+
+
+# ---------------------------------------------------------------------------
+# Learning the designs once
+# ---------------------------------------------------------------------------
+
+_PATSY_NAMES = {"C", "I", "Q", "np", "numpy", "center", "standardize", "scale", "bs", "cr",
+                "cc", "te", "Treatment", "Sum", "Poly", "Diff", "Helmert", "log", "exp"}
+
+
+def _formula_columns(formula: str, columns) -> tuple[list, list]:
+    """``(columns used, names that are neither columns nor functions)``."""
+    import patsy
+    from patsy.eval import ast_names
+
+    desc = patsy.ModelDesc.from_formula(formula)
+    names = []
+    for term in desc.lhs_termlist + desc.rhs_termlist:
+        for factor in term.factors:
+            for name in ast_names(factor.code):
+                if name not in names:
+                    names.append(name)
+    cols = [n for n in names if n in columns]
+    unknown = [n for n in names if n not in columns and n not in _PATSY_NAMES
+               and not hasattr(builtins, n)]
+    return cols, unknown
+
+
+def _categories(ddf, cols) -> dict:
+    """Levels of the categorical / string columns among ``cols``: the dask
+    categorical metadata where known, else one pass collecting the values."""
+    levels, to_collect = {}, []
+    for c in cols:
+        dt = ddf[c].dtype
+        if isinstance(dt, pd.CategoricalDtype):
+            if ddf[c].cat.known:
+                levels[c] = list(dt.categories)
+            else:
+                to_collect.append(c)
+        elif not (pd.api.types.is_numeric_dtype(dt) or pd.api.types.is_bool_dtype(dt)):
+            to_collect.append(c)
+    if to_collect:
+        import dask
+
+        uniq = dask.compute(*[ddf[c].dropna().unique() for c in to_collect])
+        for c, u in zip(to_collect, uniq):
+            vals = list(pd.unique(np.asarray(u, dtype=object)))
+            try:
+                vals = sorted(vals)
+            except TypeError:
+                raise ValueError(f"column {c!r} mixes value types ({_column_examples(vals)}); "
+                                 "its categories cannot be ordered: declare them as a "
+                                 "categorical dtype") from None
+            levels[c] = vals
+    return levels
+
+
+def _learning_frame(ddf, cols, levels) -> pd.DataFrame:
+    """A few rows with every categorical column's declared levels: patsy learns
+    the design (column names, levels) from it."""
+    head = ddf[cols].head(50, npartitions=-1, compute=True) if cols else pd.DataFrame()
+    if len(head) == 0:
+        head = ddf[cols]._meta_nonempty if cols else pd.DataFrame(index=range(1))
+    head = head.copy()
+    for c, lv in levels.items():
+        head[c] = pd.Categorical(head[c].where(head[c].isin(lv)), categories=lv)
+    return head
+
+
+def _check_stateless(info, formula):
+    for factor, finfo in info.factor_infos.items():
+        state = getattr(factor, "_state", None) or {}
+        if state.get("transforms"):
+            raise ValueError(f"the formula {formula!r} uses a stateful transform "
+                             f"({factor.name()}) that learns from the whole data; on dask "
+                             "input compute that column first (e.g. with ddf.assign)")
+
+
+def learn_equation(formula: str, ddf, levels, frame, required_where=None, lhs_as_codes=False):
+    import patsy
+
+    lhs, rhs = formula.split("~", 1)
+    lhs = lhs.strip()
+    rhs_mat = patsy.dmatrix(rhs, frame, NA_action=patsy.NAAction(NA_types=[]),
+                            return_type="dataframe")
+    info = rhs_mat.design_info
+    _check_stateless(info, formula)
+    lhs_info = None
+    if lhs not in ddf.columns and not lhs_as_codes:
+        lmat = patsy.dmatrix(lhs + " - 1", frame, NA_action=patsy.NAAction(NA_types=[]),
+                             return_type="dataframe")
+        if lmat.shape[1] != 1:
+            raise ValueError(f"the left-hand side {lhs!r} must be a single numeric column")
+        lhs_info = lmat.design_info
+        _check_stateless(lhs_info, formula)
+        lhs = str(lmat.columns[0]) if lhs_info is not None else lhs
+    return EquationSpec(lhs, lhs_info, info, list(info.column_names), required_where)
+
+
+def partition_spec(cls, formulas, ddf, missing, required_where=(), outcome_codes=False,
+                   weights=None):
+    """The :class:`PartitionSpec` of a model on ``ddf`` (checks the columns)."""
+    _require_dask()
+    if missing not in ("none", "drop", "raise"):
+        raise ValueError(f"missing must be one of ('none', 'drop', 'raise'), got {missing!r}")
+    columns, unknown = [], []
+    for f in formulas:
+        if "~" not in f or not f.split("~", 1)[0].strip():
+            raise ValueError(f"the formula {f!r} needs a dependent variable on the left")
+        cols, unk = _formula_columns(f, ddf.columns)
+        columns += [c for c in cols if c not in columns]
+        unknown += [u for u in unk if u not in unknown]
+    if unknown:
+        raise ValueError(f"the formulas name column(s) {unknown} that the dask DataFrame "
+                         f"does not have (its columns: {list(ddf.columns)})")
+    if weights is not None:
+        if weights not in ddf.columns:
+            raise ValueError(f"the weights column {weights!r} is not in the dask DataFrame")
+        columns.append(weights)
+    lhs0 = formulas[0].split("~", 1)[0].strip()
+    cat_cols = [c for c in columns if not (outcome_codes and c == lhs0)]
+    levels = _categories(ddf, cat_cols)
+    frame = _learning_frame(ddf, columns, levels)
+    codes = None
+    if outcome_codes:
+        if lhs0 not in ddf.columns:
+            raise ValueError(f"the outcome {lhs0!r} must be a column of the dask DataFrame")
+        codes = _outcome_codes(ddf, lhs0)
+        frame = frame.copy()
+    reqs = list(required_where) + [None] * (len(formulas) - len(required_where))
+    eqs = [learn_equation(f, ddf, levels, frame, r, outcome_codes and j == 0)
+           for j, (f, r) in enumerate(zip(formulas, reqs))]
+    return PartitionSpec(eqs, columns, levels, missing, cls._partition_block_data, codes,
+                         weights)
+
+
+def _outcome_codes(ddf, col) -> dict:
+    """Value -> code of a multinomial outcome (sorted values; a categorical's
+    declared order), from the metadata or one pass."""
+    dt = ddf[col].dtype
+    if isinstance(dt, pd.CategoricalDtype) and ddf[col].cat.known:
+        vals = list(dt.categories)
+    else:
+        vals = sorted(pd.unique(np.asarray(ddf[col].dropna().unique().compute(), dtype=object)))
+    return {v: float(k) for k, v in enumerate(vals)}
+
+
+# ---------------------------------------------------------------------------
+# The summary pass: counts, Gram matrices, ranges, checks
+# ---------------------------------------------------------------------------
+
+def summarize(backend: DaskBackend, binary: list, required_where: list) -> dict:
+    """One pass: rows, dropped rows, and per equation (on its required rows)
+    ``X'X``, column min/max, the outcome's value counts (binary equations) or
+    category counts. Raises naming the partitions with zero rows."""
+    eqs = len(backend.spec.equations)
+
+    def one(part: Partition):
+        out = {"number": part.number, "n_input": part.n_input, "n": part.n,
+               "n_dropped": int((~part.kept).sum()), "eqs": []}
+        for j in range(eqs):
+            where = required_where[j]
+            y, X, w = part.rows(j, where)
+            q = {"n": len(y), "xtx": X.T @ X,
+                 "min": X.min(axis=0) if len(y) else np.full(X.shape[1], np.inf),
+                 "max": X.max(axis=0) if len(y) else np.full(X.shape[1], -np.inf),
+                 "w": None if w is None else float(w.sum())}
+            if binary[j]:
+                ok = (y == 0) | (y == 1)
+                q["n1"] = int((y == 1).sum())
+                q["bad"] = int((~ok).sum())
+                q["bad_examples"] = list(pd.unique(y[~ok]))[:5]
+            else:
+                q["y_counts"] = None
+            out["eqs"].append(q)
+        return out
+
+    import dask
+    from dask import delayed
+
+    stats = list(dask.compute(*[delayed(one, pure=False)(p) for p in backend.parts]))
+    backend.passes += 1
+    empty = [s["number"] for s in stats if s["n_input"] == 0]
+    if empty:
+        raise ValueError(f"partition(s) {empty[:10]} of the dask DataFrame have zero rows "
+                         f"({len(empty)} of {len(stats)}); remove them first, e.g. "
+                         "ddf = ddf.repartition(npartitions=...) or rebuild the collection "
+                         "without empty files")
+    total = {"n": sum(s["n"] for s in stats), "n_dropped": sum(s["n_dropped"] for s in stats),
+             "rows": [s["n"] for s in stats], "eqs": []}
+    for j in range(eqs):
+        qs = [s["eqs"][j] for s in stats]
+        t = {"n": sum(q["n"] for q in qs), "xtx": sum(q["xtx"] for q in qs),
+             "min": np.min([q["min"] for q in qs], axis=0),
+             "max": np.max([q["max"] for q in qs], axis=0)}
+        if binary[j]:
+            t["n1"] = sum(q["n1"] for q in qs)
+            bad = [(s["number"], q["bad"], q["bad_examples"]) for s, q in zip(stats, qs)
+                   if q["bad"]]
+            t["bad"] = bad
+        total["eqs"].append(t)
+    return total
+
+
+def constant_from_range(lo, hi) -> np.ndarray:
+    """Columns constant and non-zero (intercepts), from their ranges."""
+    return (lo == hi) & (lo != 0)
+
+
+def check_rank_gram(xtx, names, what):
+    """Raise, naming the columns, when ``X'X`` is singular (rank from the
+    scaled Gram matrix: pivoted Cholesky as in the multinomial logit's check)."""
+    from econderiv.models._mnlogit_kernels import collinear_columns
+
+    d = np.diag(xtx)
+    zero = [names[k] for k in np.flatnonzero(d == 0)]
+    if zero:
+        raise ValueError(f"{what} is rank deficient: column(s) {zero} are all zero")
+    if not np.all(np.isfinite(xtx)):
+        bad = [names[k] for k in np.flatnonzero(~np.isfinite(d))]
+        raise ValueError(f"{what} has columns whose sums of squares overflow: {bad}; "
+                         "rescale them (e.g. divide by a power of 10)")
+    bad = collinear_columns(xtx)
+    if bad:
+        raise ValueError(f"{what} is rank deficient: the column(s) "
+                         f"{[names[k] for k in bad]} are linear combinations of the others; "
+                         "drop them")
+
+
+def check_binary_eq(t, name):
+    if t["bad"]:
+        num, count, ex = t["bad"][0]
+        total = sum(b[1] for b in t["bad"])
+        raise ValueError(f"{name} must be binary (0/1): {total} rows hold other values "
+                         f"(first in partition {num}: {count} rows, e.g. "
+                         f"{', '.join(f'{v:g}' for v in ex)})")
+
+
+# ---------------------------------------------------------------------------
+# Distributed kernels: sums the family recipes need
+# ---------------------------------------------------------------------------
+
+def _kernel_sums(part: Partition, kernel, params, order):
+    w = part.w
+    data = part.block()
+    out = (kernel(params, data, order, None, False) if w is None
+           else kernel(params, data, order, None, False, w))
+    ll = out[0]
+    llf = float(ll.sum() if w is None else w @ ll)
+    return (np.array(llf), None if order < 1 else np.asarray(out[1]),
+            None if order < 2 else np.asarray(out[2]))
+
+
+def _meat_sums(part: Partition, kernel, params, weight_kind):
+    """``sum_i c_i s_i s_i'`` with the weights of the meat (see
+    :func:`econderiv.models._inference.covariance`)."""
+    w = part.w
+    S = kernel(params, part.block(), 1, None, True)[1]
+    if w is None:
+        return (S.T @ S,)
+    if weight_kind == "freq":
+        return ((S.T * w) @ S,)
+    G = S * w[:, None]
+    return (G.T @ G,)
+
+
+def _score_frame(frame, part: Partition, kernel, params, group_col, k):
+    """Per-row score contributions of a partition with its cluster column."""
+    import pandas as pd
+
+    if part.n == 0:
+        return pd.DataFrame({"g": pd.Series([], dtype=frame[group_col].dtype),
+                             **{f"s{i}": pd.Series([], dtype=float) for i in range(k)}})
+    S = kernel(params, part.block(), 1, None, True)[1]
+    if part.w is not None:
+        S = S * part.w[:, None]
+    g = frame[group_col].to_numpy()[part.kept]
+    if pd.isna(g).any():
+        raise ValueError(f"partition {part.number}: the cluster column {group_col!r} is "
+                         f"missing for {int(pd.isna(g).sum())} estimation rows")
+    out = pd.DataFrame(S, columns=[f"s{i}" for i in range(k)])
+    out.insert(0, "g", g)
+    return out
+
+
+def _group_meat(df, k):
+    S = df[[f"s{i}" for i in range(k)]].to_numpy()
+    return pd.DataFrame({"n_groups": [len(S)], "meat": [S.T @ S]})
+
+
+def cluster_meat(backend: DaskBackend, kernel, params, group_col: str, k: int):
+    """``(sum_g G_g G_g', G)``: cluster score totals by a dask groupby
+    (the clusters span partitions), then each output partition's outer
+    products, summed in a tree."""
+    import dask.dataframe as dd
+    from dask import delayed
+
+    if group_col not in backend.ddf.columns:
+        raise ValueError(f"cov_kwds['groups'] names the column {group_col!r}, which the dask "
+                         f"DataFrame does not have (its columns: {list(backend.ddf.columns)})")
+    meta = pd.DataFrame({"g": pd.Series([], dtype=backend.ddf[group_col].dtype),
+                         **{f"s{i}": pd.Series([], dtype=float) for i in range(k)}})
+    pieces = [delayed(_score_frame, pure=False)(f, p, kernel, params, group_col, k)
+              for f, p in zip(backend.frames, backend.parts)]
+    scores = dd.from_delayed(pieces, meta=meta, verify_meta=False)
+    totals = scores.groupby("g").sum(split_out=max(1, backend.npartitions))
+    leaves = [delayed(lambda df: (df[[f"s{i}" for i in range(k)]].to_numpy().T
+                                  @ df[[f"s{i}" for i in range(k)]].to_numpy(),
+                                  np.array(len(df))), pure=False)(piece)
+              for piece in totals.to_delayed()]
+    meat, n_groups = tree_sum(leaves).compute()
+    backend.passes += 1
+    return meat, int(n_groups)
+
+
+def robust_covariance(hessian, meat, cov_type, cov_kwds, nobs, k, n_groups=None):
+    """The covariance from the Hessian and the meat, with the small-sample
+    factors of :func:`econderiv.models._inference.covariance` (statsmodels'
+    default, ``correction="stata"`` or ``"none"``)."""
+    from econderiv.models._optim import inverse_information
+
+    if cov_type == "opg":
+        return inverse_information(-meat)
+    A_inv = inverse_information(hessian)
+    if A_inv is None:
+        return None
+    V = A_inv @ meat @ A_inv
+    corr = cov_kwds.get("correction")
+    if cov_type == "HC1":
+        V = V * ({"stata": nobs / (nobs - 1.0), "none": 1.0}.get(corr, nobs / (nobs - k)))
+    elif cov_type == "cluster":
+        if corr is None:
+            corr = "none" if cov_kwds.get("use_correction", True) is False else "statsmodels"
+        G = float(n_groups)
+        V = V * {"statsmodels": G / (G - 1.0) * (nobs - 1.0) / (nobs - k),
+                 "stata": G / (G - 1.0), "none": 1.0}[corr]
+    return 0.5 * (V + V.T)
+
+
+# ---- univariate probit (start values, two-step, rho = 0 fits) -------------------
+
+def _ls_sums(part: Partition, eq, where, shift):
+    """``(X'WX, X'W(y - shift))`` of an equation."""
+    y, X, w = part.rows(eq, where)
+    if w is None:
+        return X.T @ X, X.T @ (y - shift)
+    return (X.T * w) @ X, X.T @ (w * (y - shift))
+
+
+def _probit_sums(part: Partition, eq, where, gamma, y_override):
+    from scipy.special import log_ndtr
+
+    from econderiv.models._probit import _lam_dlam
+
+    y, Z, w = part.rows(eq, where)
+    if y_override is not None:
+        y = np.full(len(y), y_override)
+    q = 2.0 * y - 1.0
+    xb = q * (Z @ gamma)
+    lam, dlam = _lam_dlam(xb)
+    ll = log_ndtr(xb)
+    if w is None:
+        return np.array(ll.sum()), Z.T @ (q * lam), (Z.T * dlam) @ Z
+    return np.array(w @ ll), Z.T @ (w * q * lam), (Z.T * (w * dlam)) @ Z
+
+
+def probit_fit(backend: DaskBackend, eq: int, where, n: float, maxiter: int = 100):
+    """Probit ML on equation ``eq`` (rows where required), the distributed twin
+    of :func:`econderiv.models._probit.probit_fit` (same start, same Newton):
+    returns ``(gamma, cov, llf, converged)``."""
+    from econderiv.models._optim import inverse_information, newton_linesearch
+
+    ztz, zty = backend.map_sum(_ls_sums, eq, where, 0.5)
+    start = 2.5 * np.linalg.solve(ztz, zty)
+    memo = {}
+
+    def at(g):
+        tag = g.tobytes()
+        if memo.get("tag") != tag:
+            memo.clear()
+            memo["tag"] = tag
+            memo["v"] = backend.map_sum(_probit_sums, eq, where, np.array(g), None)
+        return memo["v"]
+
+    x, info = newton_linesearch(lambda g: -float(at(g)[0]) / n, lambda g: -at(g)[1] / n,
+                                start, hess=lambda g: -at(g)[2] / n, disp=False,
+                                maxiter=maxiter, kwargs={"nobs": n})
+    cov = inverse_information(-n * info["Hessian"])
+    if cov is None:
+        cov = np.full((len(x), len(x)), np.nan)
+    return x, cov, -n * float(info["fopt"]), bool(info["converged"])
+
+
+def _residual_products(part: Partition, eqs, where, params):
+    """``(sum e1 e2, sum (e1 e2)^2)`` of two probits' generalized residuals on
+    the rows where both equations are observed."""
+    from econderiv.models._bvprobit_kernels import probit_residual
+
+    (e1, b1), (e2, b2) = zip(eqs, params)
+    y1, X1, _ = part.rows(e1, where)
+    y2, X2, _ = part.rows(e2, where)
+    if where is not None and e1 == where:
+        y1 = np.ones(len(y1))
+    prod = probit_residual(y1, X1 @ b1) * probit_residual(y2, X2 @ b2)
+    return np.array(prod.sum()), np.array(prod @ prod)
+
+
+def scoring_athrho(sum_prod, sum_sq, bound: float = 0.9) -> float:
+    """:func:`econderiv.models._bvprobit_kernels.scoring_athrho` from the sums."""
+    rho0 = float(np.clip(sum_prod / sum_sq, -bound, bound)) if sum_sq > 0 else 0.0
+    return float(np.arctanh(rho0))
+
+
+# ---- Heckman's two-step ---------------------------------------------------------
+
+def _twostep_first(part: Partition, gamma):
+    from econderiv.special import mills_ratio, mills_ratio_deriv
+
+    (y, s), (X, Z) = part.ys, part.Xs
+    sel = s == 1
+    y1, X1, Z1 = y[sel], X[sel], Z[sel]
+    w1 = np.ones(len(y1)) if part.w is None else part.w[sel]
+    v = Z1 @ gamma
+    imr = mills_ratio(v)
+    delta = -mills_ratio_deriv(v, 1)
+    Xs = np.column_stack([X1, imr])
+    return ((Xs.T * w1) @ Xs, Xs.T @ (w1 * y1), np.array(w1 @ delta),
+            (Xs.T * (w1 * delta)) @ Xs, (Xs.T * (w1 * delta)) @ Z1, np.array(w1.sum()),
+            np.array(imr.sum()), np.array(float(len(imr))))
+
+
+def _twostep_second(part: Partition, gamma, coef, c_imr, imr_mean, b0):
+    from econderiv.special import mills_ratio
+
+    (y, s), (X, Z) = part.ys, part.Xs
+    sel = s == 1
+    y1, X1, Z1 = y[sel], X[sel], Z[sel]
+    w1 = np.ones(len(y1)) if part.w is None else part.w[sel]
+    imr = mills_ratio(Z1 @ gamma)
+    resid = y1 - np.column_stack([X1, imr]) @ coef
+    fit_l = imr - X1 @ c_imr
+    e0 = y1 - X1 @ b0
+    return (np.array((w1 * resid) @ resid), np.array(resid.sum()), np.array(resid @ resid),
+            np.array(fit_l @ fit_l), np.array(((imr - imr_mean) ** 2).sum()),
+            np.array((w1 * e0) @ e0))
+
+
+def heckman_twostep(backend: DaskBackend, n_all: float):
+    """Heckman's two-step on the partitions (the twin of
+    :func:`econderiv.models._heckman_kernels.heckman_twostep`): a distributed
+    probit, then two passes for the least squares with the inverse Mills
+    ratio and the corrected covariance. Returns ``(TwoStep, extras)``; the
+    TwoStep's per-row arrays (``imr``, ``delta``, ``resid``) are ``None``."""
+    from econderiv.models._heckman_kernels import TwoStep
+
+    gamma, Vg, probit_llf, probit_conv = probit_fit(backend, 1, None, n_all)
+    XtX, Xty, sum_delta, XDX, XDZ, n1, sum_imr, cnt = backend.map_sum(_twostep_first, gamma)
+    n1 = float(n1)
+    XtX_inv = np.linalg.inv(XtX)
+    coef = XtX_inv @ Xty
+    kx = XtX.shape[0] - 1
+    c_imr = np.linalg.solve(XtX[:kx, :kx], XtX[:kx, kx])  # the lambda column on X1
+    b0 = np.linalg.solve(XtX[:kx, :kx], Xty[:kx])        # OLS of y on X1 (rho = 0)
+    rss, sum_r, sum_r2, lss, tss, rss0 = backend.map_sum(
+        _twostep_second, gamma, coef, c_imr, float(sum_imr) / float(cnt), b0)
+    b_lambda = coef[-1]
+    sigma2 = float(rss) / n1 + b_lambda ** 2 * float(sum_delta) / n1
+    sigma = float(np.sqrt(sigma2))
+    rho_raw = b_lambda / sigma
+    rho = float(np.clip(rho_raw, -1.0, 1.0))
+    if rho != rho_raw:
+        sigma = abs(float(b_lambda))
+    rho2 = rho * rho
+    middle = (XtX - rho2 * XDX) + rho2 * XDZ @ Vg @ XDZ.T
+    V_out = sigma ** 2 * XtX_inv @ middle @ XtX_inv
+    V_cross = rho * sigma * XtX_inv @ XDZ @ Vg
+    kz = len(gamma)
+    k = kz + len(coef)
+    cov = np.empty((k, k))
+    cov[:kz, :kz] = Vg
+    cov[kz:, kz:] = 0.5 * (V_out + V_out.T)
+    cov[kz:, :kz] = V_cross
+    cov[:kz, kz:] = V_cross.T
+    r2 = 1.0 - float(lss) / float(tss) if float(tss) > 0 else 1.0
+    ts = TwoStep(np.concatenate([gamma, coef]), cov, Vg, probit_llf, probit_conv, sigma, rho,
+                 float(rho_raw), None, None, None, float(r2))
+    m = float(cnt)
+    resid_sd = float(np.sqrt(max(float(sum_r2) / m - (float(sum_r) / m) ** 2, 0.0)))
+    return ts, {"resid_sd": resid_sd, "rss0": float(rss0), "n1": n1}
+
+
+# ---------------------------------------------------------------------------
+# The model classes on dask: the family's class with distributed hooks
+# ---------------------------------------------------------------------------
+
+class _OnWorkers:
+    """Stands for a per-row array that stays on the workers: it has a shape
+    (statsmodels reads ``exog.shape``) and refuses to be read on the driver."""
+
+    def __init__(self, shape, what):
+        self.shape = tuple(shape)
+        self.ndim = len(self.shape)
+        self.what = what
+
+    def __len__(self):
+        return self.shape[0]
+
+    def _refuse(self, *args, **kwargs):
+        raise NotImplementedError(
+            f"{self.what}: the rows of a model built from dask input stay on the workers; "
+            "this operation needs them in the driver's memory. Use the model's dask methods "
+            "(predict_dask, ...) or fit the in-memory model on a sample.")
+
+    __array__ = __getitem__ = __iter__ = _refuse
+    T = property(_refuse)
+
+
+class _DaskLikelihood:
+    """Distributed hooks of an :class:`ExactLikelihoodModel` family (mixed in
+    before the family's class by :func:`dask_class`)."""
+
+    _backend: DaskBackend = None
+
+    # -- the kernel contract, summed on the workers ----------------------------
+    def _run(self, params, order, llobs, per_obs):
+        if per_obs:
+            raise NotImplementedError("per-row scores of a dask model stay on the workers; "
+                                      "robust covariances are summed there (fit(cov_type=))")
+        ll, score, hess = self._backend.map_sum(_kernel_sums, type(self)._kernel,
+                                                np.asarray(params, float), order)
+        return np.atleast_1d(ll), score, hess
+
+    def loglike(self, params):
+        return float(self._derivs(params, 0)[0][0])
+
+    def loglikeobs(self, params):
+        raise NotImplementedError("the per-row log-likelihood of a dask model stays on the "
+                                  "workers: use loglike (the sum)")
+
+    def score_obs(self, params):
+        self._run(params, 1, None, True)
+
+    score_obs_unweighted = score_obs
+
+    # -- fit: covariances from sums on the workers -------------------------------
+    def fit(self, *args, **kwargs):
+        sig = inspect.signature(super().fit)
+        bound = sig.bind_partial(*args, **kwargs)
+        cov_type = bound.arguments.pop("cov_type", "nonrobust")
+        cov_kwds = bound.arguments.pop("cov_kwds", None)
+        from econderiv.models import _inference
+
+        cov_type, cov_kwds = _inference.check_cov_type(cov_type, cov_kwds)
+        if cov_type == "eim":
+            raise NotImplementedError("cov_type='eim' is not available for dask input")
+        call = dict(bound.arguments)
+
+        extra = call.pop("kwargs", {})
+        res = super().fit(**call, **extra)
+        if cov_type != "nonrobust":
+            self._set_robust(res, cov_type, cov_kwds)
+        return res
+
+    def _set_robust(self, res, cov_type, cov_kwds):
+        r = res._results
+        params = np.asarray(r.params, float)
+        k = len(params)
+        kernel = type(self)._kernel
+        n_groups = None
+        if cov_type == "cluster":
+            groups = cov_kwds["groups"]
+            if not isinstance(groups, str):
+                raise ValueError("with dask input cov_kwds['groups'] names a column of the "
+                                 "dask DataFrame (one-way clustering)")
+            meat, n_groups = cluster_meat(self._backend, kernel, params, groups, k)
+        else:
+            (meat,) = self._backend.map_sum(_meat_sums, kernel, params, self.weight_type)
+        cov = robust_covariance(self.hessian(params), meat, cov_type, cov_kwds,
+                                float(self.nobs), k, n_groups)
+        if cov is None:
+            cov = np.full((k, k), np.nan)
+        from econderiv.models import _inference
+
+        r.normalized_cov_params = cov
+        r.cov_params_default = cov
+        r.cov_type = cov_type
+        desc = getattr(_inference, "_DESCRIPTIONS", {}).get(cov_type, cov_type)
+        r.cov_kwds = dict(cov_kwds, description=desc)
+        if n_groups is not None:
+            r.n_groups = n_groups
+        r._cache = {}
+        for name in ("ancillary",):
+            r.__dict__.pop(name, None)
+
+    # -- predictions -------------------------------------------------------------
+    def predict_dask(self, params, which=None, data=None):
+        """Predictions on the partitions of ``data`` (default: the estimation
+        data) as a dask Series, computed partition by partition with the
+        in-memory model's kernel of predictions."""
+        import dask.dataframe as dd
+        from dask import delayed
+
+        backend = self._backend
+        params = np.asarray(params, dtype=float)
+        fn = type(self)._partition_prediction
+        if data is None:
+            parts = backend.parts
+        else:
+            parts = [delayed(build_partition, pure=True)(f, backend.spec, i)
+                     for i, f in enumerate(data.to_delayed())]
+        pieces = [delayed(fn, pure=False)(p, params, which, self._prediction_context())
+                  for p in parts]
+        return dd.from_delayed(pieces, meta=pd.Series([], dtype=float, name=which),
+                               verify_meta=False)
+
+
+def dask_class(cls, mixin):
+    """The family's class with the distributed hooks, under the family's name."""
+    key = (cls, mixin)
+    if key not in _CLASSES:
+        _CLASSES[key] = type(cls.__name__, (mixin, cls),
+                             {"__module__": cls.__module__, "__doc__": cls.__doc__})
+    return _CLASSES[key]
+
+
+_CLASSES: dict = {}
+
+
+def _template_data(model, yname, xnames):
+    """statsmodels' data object (names, wrapping of results) from one row."""
+    from statsmodels.base.model import LikelihoodModel
+
+    LikelihoodModel.__init__(model, pd.Series([0.0], name=yname),
+                             pd.DataFrame(np.zeros((1, len(xnames))), columns=xnames),
+                             missing="none", hasconst=False)
+
+
+def _weights_setup(model, kind, stats):
+    model._w = None  # the weights live in the partitions
+    model.weight_type = kind
+    model.weights = None if kind is None else _OnWorkers((stats["n"],), "weights")
+
+
+# ---- selection families ------------------------------------------------------
+
+class _DaskSelection(_DaskLikelihood):
+    """Distributed hooks shared by Heckman and HeckProbit."""
+
+    def _prediction_context(self):
+        return (self.k_select, self.k_outcome)
+
+
+class _DaskHeckman(_DaskSelection):
+    _twostep_extras = None
+
+    def _twostep(self):
+        if self._twostep_cache is None:
+            self._twostep_cache, self._twostep_extras = heckman_twostep(
+                self._backend, self._n_probit)
+        return self._twostep_cache
+
+    @property
+    def start_params(self) -> np.ndarray:
+        ts = self._twostep()
+        rho = float(np.clip(ts.rho_untruncated, -0.99, 0.99))
+        sigma = (ts.sigma if np.isfinite(ts.sigma) and ts.sigma > 0
+                 else self._twostep_extras["resid_sd"])
+        return np.concatenate([ts.params[:-1], [np.arctanh(rho), np.log(sigma)]])
+
+    @property
+    def llf_restricted(self) -> float:
+        ts = self._twostep()
+        n1, rss0 = self._twostep_extras["n1"], self._twostep_extras["rss0"]
+        return ts.probit_llf - 0.5 * n1 * (np.log(2 * np.pi * rss0 / n1) + 1)
+
+    @staticmethod
+    def _partition_prediction(part, params, which, ctx):
+        from econderiv.models._heckman_kernels import prediction
+
+        kz, kx = ctx
+        p = np.asarray(params)
+        if len(p) == kz + kx + 2:  # ML: lambda = rho sigma
+            L = np.tanh(p[-2]) * np.exp(p[-1])
+        else:                      # two-step: lambda is the last parameter
+            L = p[-1]
+        (_, _), (X, Z) = part.ys, part.Xs
+        with np.errstate(invalid="ignore"):
+            return pd.Series(prediction(which, X, Z, p[:kz], p[kz:kz + kx], L), name=which)
+
+
+class _DaskHeckProbit(_DaskSelection):
+
+    def _restricted_fits(self):
+        b = self._backend
+        g, _, llf_g, conv_g = probit_fit(b, 1, None, self._n_probit)
+        bb, _, llf_b, conv_b = probit_fit(b, 0, 1, self._n_selected_weighted)
+        return [(g, llf_g, conv_g), (bb, llf_b, conv_b)]
+
+    @property
+    def start_params(self) -> np.ndarray:
+        (g, _, _), (bb, _, _) = self._fit_restricted()
+        sp, sq = self._backend.map_sum(_residual_products, (1, 0), 1, (g, bb))
+        return np.concatenate([g, bb, [scoring_athrho(float(sp), float(sq))]])
+
+    @staticmethod
+    def _partition_prediction(part, params, which, ctx):
+        from econderiv.models._bvprobit_kernels import bivariate_prediction
+
+        kz, kx = ctx
+        p = np.asarray(params)
+        kinds = {"pmargin": "pmarg1", "p11": "p11", "p10": "p10", "p01": "p01", "p00": "p00",
+                 "psel": "pmarg2", "pcond": "pcond1", "xb": "xb1", "xbsel": "xb2"}
+        (_, _), (X, Z) = part.ys, part.Xs
+        with np.errstate(invalid="ignore"):
+            return pd.Series(bivariate_prediction(kinds[which], X @ p[kz:kz + kx], Z @ p[:kz],
+                                                  float(np.tanh(p[-1]))), name=which)
+
+
+class _DaskBivariateProbit(_DaskLikelihood):
+
+    def _restricted_fits(self):
+        b, n = self._backend, self._n_probit
+        out = []
+        for eq in (0, 1):
+            params, _, llf, conv = probit_fit(b, eq, None, n)
+            out.append((params, llf, conv))
+        return out
+
+    @property
+    def start_params(self) -> np.ndarray:
+        (b1, _, _), (b2, _, _) = self._fit_restricted()
+        sp, sq = self._backend.map_sum(_residual_products, (0, 1), None, (b1, b2))
+        return np.concatenate([b1, b2, [scoring_athrho(float(sp), float(sq))]])
+
+    def _prediction_context(self):
+        return (self.k1, self.k2)
+
+    @staticmethod
+    def _partition_prediction(part, params, which, ctx):
+        from econderiv.models._bvprobit_kernels import bivariate_prediction
+
+        k1, k2 = ctx
+        p = np.asarray(params)
+        (x1, x2) = part.Xs
+        return pd.Series(bivariate_prediction(which, x1 @ p[:k1], x2 @ p[k1:k1 + k2],
+                                              float(np.tanh(p[-1]))), name=which)
+
+
+def _check_weights(stats, weights_kind):
+    pass
+
+
+def _selection_model(cls, mixin, formula, selection, ddf, missing, binary_outcome, ancillary,
+                     persist, weights, weight_kind):
+    from econderiv.models import _data
+
+    spec = partition_spec(cls, [formula, selection], ddf, missing, required_where=(1, None),
+                          weights=weights)
+    backend = DaskBackend(ddf, spec, persist)
+    stats = summarize(backend, [binary_outcome, True], [1, None])
+    (ey, es) = spec.equations
+    yname, sname = ey.lhs, es.lhs
+    st_out, st_sel = stats["eqs"]
+    check_binary_eq(st_sel, f"the selection indicator {sname!r}")
+    n, n1 = stats["n"], st_sel["n1"]
+    if n1 == 0:
+        raise ValueError(f"no selected rows: the selection indicator {sname!r} is 0 in all "
+                         f"{n} rows, so the outcome equation cannot be estimated")
+    if n1 == n:
+        raise ValueError(f"no unselected rows: the selection indicator {sname!r} is 1 in all "
+                         f"{n} rows; there is no selection to model")
+    check_rank_gram(st_sel["xtx"], es.xnames, "the selection design (exog_select)")
+    kx = len(ey.xnames)
+    if n1 <= kx + 1:
+        raise ValueError(f"only {n1} selected rows for {kx} outcome regressors plus the "
+                         "selection correction")
+    check_rank_gram(st_out["xtx"], ey.xnames,
+                    f"the outcome design (exog) over the {n1} selected rows")
+    if binary_outcome:
+        check_binary_eq(st_out, f"the outcome {yname!r} (selected rows)")
+        if st_out["n1"] in (0, st_out["n"]):
+            raise ValueError(f"the outcome {yname!r} has no variation over the {n1} selected "
+                             "rows; a probit equation needs both outcomes")
+    Sub = dask_class(cls, mixin)
+    m = Sub.__new__(Sub)
+    m._backend = backend
+    _template_data(m, yname, ey.xnames)
+    m.endog = _OnWorkers((n,), "endog")
+    m.exog = _OnWorkers((n, kx), "exog")
+    for name in ("_sel", "_z", "_x", "_x0", "_y0", "endog_select", "exog_select"):
+        setattr(m, name, _OnWorkers((n,), name))
+    m.endog_name, m.endog_select_name = yname, sname
+    m.exog_select_names = list(es.xnames)
+    m._eq_exog_names = [list(ey.xnames), list(es.xnames)]
+    m.row_labels, m.n_dropped, m._kept = None, stats["n_dropped"], None
+    m.k_select, m.k_outcome = len(es.xnames), kx
+    m.param_names = (_data.prefixed("selection", es.xnames) + _data.prefixed("outcome", ey.xnames)
+                     + list(ancillary))
+    m.data.param_names = m.param_names
+    m.k_params = len(m.param_names)
+    m._rho_index = m.k_select + m.k_outcome
+    m.nobs, m._nrows = float(n), n
+    m.nobs_selected, m.nobs_unselected = int(n1), int(n - n1)
+    m._design_infos = [ey.rhs_info, es.rhs_info]
+    m._formula_rhs = [formula.split("~", 1)[1], selection.split("~", 1)[1]]
+    m._formula_frame = None
+    m.formula, m.formula_select = formula, selection
+    _weights_setup(m, weight_kind, stats)
+    wsum_all = st_sel["w"] if False else None  # noqa: F841
+    m._n_probit = float(n)
+    m._n_selected_weighted = float(n1)
+    x_const = constant_from_range(st_out["min"], st_out["max"])
+    z_const = constant_from_range(st_sel["min"], st_sel["max"])
+    m._outcome_constant = x_const
+    m._restricted_cache = None
+    m._derivs_cache = None
+    m._blocks_cache = None
+    if cls.__name__ == "Heckman" or any(c.__name__ == "Heckman" for c in cls.__mro__):
+        m._excluded = any(nm not in ey.xnames for nm in es.xnames)
+        m.df_model = float(kx - int(np.any(x_const)))
+        m._twostep_cache = None
+    else:
+        if not any(nm not in ey.xnames for nm in es.xnames):
+            warnings.warn(
+                "every selection regressor is also an outcome regressor: rho is identified "
+                "only by the functional form (normality) and the likelihood may be flat in "
+                "it. Add to the selection equation a variable that affects selection but "
+                "not the outcome.", RuntimeWarning, stacklevel=_data.user_stacklevel())
+        m.k_constant = int(x_const.sum() + z_const.sum())
+        m.df_model = float(m.k_select + m.k_outcome - m.k_constant)
+    m.df_resid = m.nobs - m.k_params
+    return m
+
+
+def _biprobit_model(cls, formulas, ddf, missing, persist, weights, weight_kind):
+    from econderiv.models import _data
+
+    if isinstance(formulas, str) or len(formulas) != 2:
+        raise ValueError('formula must be a list of two formulas, '
+                         '["y1 ~ x1 + x2", "y2 ~ x1 + x3"]')
+    formulas = list(formulas)
+    spec = partition_spec(cls, formulas, ddf, missing, weights=weights)
+    backend = DaskBackend(ddf, spec, persist)
+    stats = summarize(backend, [True, True], [None, None])
+    e1, e2 = spec.equations
+    n = stats["n"]
+    for eq, st in zip(spec.equations, stats["eqs"]):
+        check_binary_eq(st, eq.lhs)
+        if st["n1"] in (0, st["n"]):
+            raise ValueError(f"{eq.lhs} has no variation: all {st['n']} rows are "
+                             f"{0 if st['n1'] == 0 else 1}; a probit equation needs both "
+                             "outcomes")
+        check_rank_gram(st["xtx"], eq.xnames, f"the {eq.lhs} equation")
+    if e1.lhs == e2.lhs:
+        raise ValueError(f"the outcomes have repeated names {[e1.lhs, e2.lhs]}")
+    Sub = dask_class(cls, _DaskBivariateProbit)
+    m = Sub.__new__(Sub)
+    m._backend = backend
+    m._eq_names = [e1.lhs, e2.lhs]
+    m._eq_exog_names = [list(e1.xnames), list(e2.xnames)]
+    m.k1, m.k2 = len(e1.xnames), len(e2.xnames)
+    m.param_names = (_data.prefixed(e1.lhs, e1.xnames) + _data.prefixed(e2.lhs, e2.xnames)
+                     + ["athrho"])
+    _template_data(m, e1.lhs, m.param_names[:-1])
+    m.data.param_names = m.param_names
+    m.endog = _OnWorkers((n, 2), "endog")
+    m.exog = _OnWorkers((n, m.k1 + m.k2), "exog")
+    for name in ("_y1", "_y2", "_x1", "_x2"):
+        setattr(m, name, _OnWorkers((n,), name))
+    m.k_params = len(m.param_names)
+    m.nobs, m._nrows = float(n), n
+    m.n_dropped, m._kept, m.row_labels = stats["n_dropped"], None, None
+    m._rho_index = m.k_params - 1
+    (s1, s2) = stats["eqs"]
+    m.k_constant = int(constant_from_range(s1["min"], s1["max"]).sum()
+                       + constant_from_range(s2["min"], s2["max"]).sum())
+    m.df_model = float(m.k1 + m.k2 - m.k_constant)
+    m.df_resid = m.nobs - m.k_params
+    m._design_infos = [e1.rhs_info, e2.rhs_info]
+    m._formula_rhs = [f.split("~", 1)[1] for f in formulas]
+    m._formula_frame = None
+    m.formula = formulas
+    _weights_setup(m, weight_kind, stats)
+    m._n_probit = float(n)
+    m._restricted_cache = None
+    m._derivs_cache = None
+    m._blocks_cache = None
+    return m
+
+
+_WEIGHT_KEYWORDS = {"freq_weights": "freq", "prob_weights": "prob",
+                    "importance_weights": "importance"}
+
+
+def _pop_weights(kwargs):
+    given = [(k, kwargs.pop(k)) for k in list(kwargs) if k in _WEIGHT_KEYWORDS]
+    given = [(k, v) for k, v in given if v is not None]
+    if len(given) > 1:
+        raise ValueError(f"give at most one of {list(_WEIGHT_KEYWORDS)}")
+    if not given:
+        return None, None
+    key, col = given[0]
+    if not isinstance(col, str):
+        raise ValueError(f"with dask input {key} names a column of the dask DataFrame")
+    return col, _WEIGHT_KEYWORDS[key]
+
+
+def from_formula(cls, formula, data, selection=None, missing="drop", subset=None,
+                 persist=False, **kwargs):
+    """A family's model on a dask DataFrame (called by ``from_formula``).
+
+    ``missing`` as in memory ("drop" drops incomplete rows in each
+    partition, "raise"/"none" raise naming the partition and the columns);
+    ``persist=True`` keeps the partitions' designs in worker memory (else
+    every pass re-reads the source); weights name a column
+    (``freq_weights="w"``). ``subset`` is not supported (filter the dask
+    DataFrame first).
+    """
+    _require_dask()
+    if subset is not None:
+        raise ValueError("subset is not supported for dask input: filter the dask DataFrame "
+                         "first (ddf[ddf.col > 0])")
+    weights, kind = _pop_weights(kwargs)
+    if kind is not None:
+        raise NotImplementedError("weights on dask input are not implemented yet")
+    names = [c.__name__ for c in cls.__mro__]
+    if kwargs:
+        raise ValueError(f"unknown keyword(s) for dask input: {sorted(kwargs)}")
+    if "MNLogit" in names:
+        return _mnlogit_model(cls, formula, data, missing, persist)
+    if "BivariateProbit" in names:
+        return _biprobit_model(cls, formula, data, missing, persist, weights, kind)
+    if selection is None:
+        raise ValueError("the selection formula is needed (selection='s ~ z1 + z2')")
+    if "Heckman" in names:
+        return _selection_model(cls, _DaskHeckman, formula, selection, data, missing, False,
+                                ["athrho", "lnsigma"], persist, weights, kind)
+    if "HeckProbit" in names:
+        return _selection_model(cls, _DaskHeckProbit, formula, selection, data, missing, True,
+                                ["athrho"], persist, weights, kind)
+    raise NotImplementedError(f"{cls.__name__} has no dask backend yet")
+
+
+def _mnlogit_model(cls, formula, ddf, missing, persist):
+    raise NotImplementedError
