@@ -5,7 +5,7 @@ import pytest
 import econderiv
 from econderiv import datasets
 
-EXPECTED_ROWS = {"fishing": 1182, "k401ksubs": 9275, "mroz": 753, "mroz87": 753,
+EXPECTED_ROWS = {"fishing": 1182, "k401ksubs": 9275, "lynx_hare": 21, "mroz": 753, "mroz87": 753,
                  "randhie": 20190, "us_population": 17, "womenlf": 263}
 
 

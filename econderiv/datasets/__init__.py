@@ -28,6 +28,7 @@ __all__ = [
     "randhie",
     "us_population",
     "womenlf",
+    "lynx_hare",
     "simulate_motor",
 ]
 
@@ -116,6 +117,21 @@ def us_population() -> pd.DataFrame:
     return _read("us_population.csv")
 
 
+def lynx_hare() -> pd.DataFrame:
+    """Hudson's Bay Company hare and lynx pelts, 1900-1920, 21 rows.
+
+    Columns ``year``, ``hare``, ``lynx`` (thousands of pelts). Source: the
+    file ``hudson-bay-lynx-hare.csv`` of the Stan case study "Predator-Prey
+    Population Dynamics: the Lotka-Volterra model in Stan" (B. Carpenter,
+    2018; stan-dev/example-models, knitr/lotka-volterra), which took the
+    numbers from P. Howard's (2009) modelling notes, traced to J. M. Mahaffy's
+    lecture notes and Purves et al., *Life: The Science of Biology*. The case
+    study's Lotka-Volterra fit (lognormal measurement error, posterior means)
+    is alpha 0.55, beta 0.028, gamma 0.80, delta 0.024, sigma 0.25 for both.
+    """
+    return _read("lynx_hare.csv")
+
+
 def simulate_motor(n: int = 4000, fs: float = 200.0, a: float = -4.0, b: float = 10.0,
                    g: float = -2.0, noise_sd: float = 2e-3, x0=(0.3, 0.5),
                    seed=None) -> pd.DataFrame:
@@ -168,7 +184,7 @@ def simulate_motor(n: int = 4000, fs: float = 200.0, a: float = -4.0, b: float =
 
 _LOADERS = {
     f.__name__: f
-    for f in (fishing, k401ksubs, mroz, mroz87, randhie, us_population, womenlf)
+    for f in (fishing, k401ksubs, lynx_hare, mroz, mroz87, randhie, us_population, womenlf)
 }
 
 

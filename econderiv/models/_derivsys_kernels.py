@@ -23,7 +23,8 @@ The state stacks one block per equation, ``s = (x_1, ..., x_1^(m_1-1), x_2,
 g_kj`` for the parameters ``j`` of equation ``k``. A linear system (every
 term one state, one input or the constant) is solved exactly with matrix
 exponentials (the kernels of :mod:`._derivreg_kernels`); otherwise the state
-and sensitivities are integrated together with ``solve_ivp`` (DOP853).
+and sensitivities are integrated together by a compiled adaptive
+Dormand-Prince 5(4) scheme.
 
 The integral-form operators (interpolation of one state's samples onto the
 union grid, ``numpy.gradient`` as a sparse matrix, cumulative trapezoid and
@@ -36,15 +37,14 @@ from dataclasses import dataclass, field
 from functools import partial
 from math import factorial
 
+import numba
 import numpy as np
 from scipy import sparse
-from scipy.integrate import solve_ivp
 
 from econderiv.models._derivreg_kernels import (
     _lti_recursion,
     cumtrapz0,
     cumtrapz0_adjoint,
-    input_segments,
     step_classes,
     zoh_discretise,
 )
@@ -275,74 +275,217 @@ def simulate_linear(spec: SystemSpec, theta, s0, t, w, sensitivities=False):
 # Nonlinear systems: state and sensitivity equations integrated together
 # ---------------------------------------------------------------------------
 
-def _rhs(spec: SystemSpec, theta, useg, sensitivities):
-    ns, p = spec.n_states, spec.n_params
-    flat = spec.flat_terms()
-    rows = np.array([spec.last(k) for k, _ in flat], dtype=int)
-    shift_from = np.array([i + 1 for k, m in enumerate(spec.orders)
-                           for i in range(spec.offsets[k], spec.offsets[k] + m - 1)], int)
-    shift_to = shift_from - 1
+#: factor codes of the compiled right-hand side
+_CODE = {None: 0, "power": 1, "sign": 2, "abs": 3}
 
-    def rhs(_t, y):
-        s = y[:ns]
-        g = np.array([tm.value(s, useg) for _, tm in flat])
-        ds = np.zeros(ns)
-        ds[shift_to] = s[shift_from]
-        np.add.at(ds, rows, theta * g)
-        if not sensitivities:
-            return ds
-        J = np.zeros((ns, ns))
-        J[shift_to, shift_from] = 1.0
-        for j, (_, tm) in enumerate(flat):
-            if tm.kind in ("state", "nonlinear"):
-                J[rows[j]] += theta[j] * tm.grad(s, useg)
-        Z = y[ns:].reshape(ns, p + ns)
-        dZ = J @ Z
-        dZ[rows, np.arange(p)] += g
-        return np.concatenate([ds, dZ.ravel()])
 
-    return rhs
+def encode(spec: SystemSpec):
+    """The terms as flat integer/float tables for the compiled right-hand side.
+
+    Returns ``(rows, fstart, fkind, findex, fcode, fpow, shift_to, shift_from)``:
+    term ``j`` adds to ``ds[rows[j]]`` and has factors ``fstart[j]:fstart[j+1]``;
+    a factor is a state (``fkind 0``) or an input (``1``) at ``findex``, with
+    ``fcode`` 0 identity, 1 power ``fpow``, 2 ``sign``, 3 ``abs``.
+    """
+    rows, fstart, fkind, findex, fcode, fpow = [], [0], [], [], [], []
+    for k, tm in spec.flat_terms():
+        rows.append(spec.last(k))
+        for f in tm.factors:
+            fkind.append(0 if f.kind == "state" else 1)
+            findex.append(f.index)
+            if f.func is None:
+                code, p = 0, 1.0
+            elif isinstance(f.func, partial):
+                code, p = 1, float(f.func.keywords["p"])
+            elif f.func is np.sign:
+                code, p = 2, 0.0
+            elif f.func is np.abs:
+                code, p = 3, 0.0
+            else:  # pragma: no cover - the parser makes no other factor
+                raise ValueError(f"factor {f.label!r} has no compiled form")
+            fcode.append(code)
+            fpow.append(p)
+        fstart.append(len(fkind))
+    shift_from = [i + 1 for k, m in enumerate(spec.orders)
+                  for i in range(spec.offsets[k], spec.offsets[k] + m - 1)]
+    as_int = lambda v: np.asarray(v, dtype=np.int64)  # noqa: E731
+    return (as_int(rows), as_int(fstart), as_int(fkind), as_int(findex), as_int(fcode),
+            np.asarray(fpow, float), as_int([i - 1 for i in shift_from]), as_int(shift_from))
+
+
+@numba.njit(cache=True)
+def _factor(code, p, v):
+    """Value and slope of one factor at ``v``."""
+    if code == 0:
+        return v, 1.0
+    if code == 1:
+        return v**p, p * v**(p - 1.0)
+    if code == 2:
+        return np.sign(v), 0.0
+    return np.abs(v), np.sign(v)
+
+
+@numba.njit(cache=True)
+def _system_rhs(y, theta, u, ns, sens, rows, fstart, fkind, findex, fcode, fpow,
+                shift_to, shift_from):
+    """``ds/dt`` and, when ``sens``, ``dZ/dt = J Z + E`` (``Z`` row-major
+    ``(ns, P + ns)`` after the state)."""
+    P = theta.shape[0]
+    out = np.zeros(y.shape[0])
+    for i in range(shift_to.shape[0]):
+        out[shift_to[i]] = y[shift_from[i]]
+    g = np.empty(P)
+    J = np.zeros((ns, ns))
+    for i in range(shift_to.shape[0]):
+        J[shift_to[i], shift_from[i]] = 1.0
+    for j in range(P):
+        a, b = fstart[j], fstart[j + 1]
+        nf = b - a
+        vals = np.empty(nf)
+        slopes = np.empty(nf)
+        gj = 1.0
+        for f in range(a, b):
+            v = y[findex[f]] if fkind[f] == 0 else u[findex[f]]
+            val, sl = _factor(fcode[f], fpow[f], v)
+            vals[f - a] = val
+            slopes[f - a] = sl
+            gj *= val
+        g[j] = gj
+        out[rows[j]] += theta[j] * gj
+        if sens:
+            for f in range(a, b):
+                if fkind[f] != 0:
+                    continue
+                others = 1.0
+                for f2 in range(a, b):
+                    if f2 != f:
+                        others *= vals[f2 - a]
+                J[rows[j], findex[f]] += theta[j] * others * slopes[f - a]
+    if sens:
+        nc = P + ns
+        for i in range(ns):
+            for c in range(nc):
+                acc = 0.0
+                for l in range(ns):
+                    if J[i, l] != 0.0:
+                        acc += J[i, l] * y[ns + l * nc + c]
+                out[ns + i * nc + c] = acc
+        for j in range(P):
+            out[ns + rows[j] * nc + j] += g[j]
+    return out
+
+
+# Dormand-Prince 5(4) tableau
+_C = np.array([0.0, 1 / 5, 3 / 10, 4 / 5, 8 / 9, 1.0, 1.0])
+_A = np.array([
+    [0, 0, 0, 0, 0, 0],
+    [1 / 5, 0, 0, 0, 0, 0],
+    [3 / 40, 9 / 40, 0, 0, 0, 0],
+    [44 / 45, -56 / 15, 32 / 9, 0, 0, 0],
+    [19372 / 6561, -25360 / 2187, 64448 / 6561, -212 / 729, 0, 0],
+    [9017 / 3168, -355 / 33, 46732 / 5247, 49 / 176, -5103 / 18656, 0],
+    [35 / 384, 0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84]])
+_B = np.array([35 / 384, 0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84, 0])
+_E = _B - np.array([5179 / 57600, 0, 7571 / 16695, 393 / 640, -92097 / 339200,
+                    187 / 2100, 1 / 40])
+
+
+@numba.njit(cache=True)
+def _integrate(y0, t, seg_start, U, theta, ns, sens, rtol, atol, max_steps, rows, fstart,
+               fkind, findex, fcode, fpow, shift_to, shift_from, C, Acoef, Bcoef, Ecoef):
+    """Adaptive Dormand-Prince 5(4) through the sample times ``t``.
+
+    ``U[i]`` is the input held on ``[t_i, t_{i+1})``; steps end at every
+    sample time (the input may jump there). Returns ``(Y, ok)``.
+    """
+    n = t.shape[0]
+    d = y0.shape[0]
+    Y = np.empty((n, d))
+    Y[0] = y0
+    y = y0.copy()
+    K = np.empty((7, d))
+    h = 0.0
+    steps = 0
+    for i in range(n - 1):
+        t0, t1 = t[i], t[i + 1]
+        u = U[i]
+        tt = t0
+        if h <= 0.0:
+            h = 0.01 * (t1 - t0)
+        K[0] = _system_rhs(y, theta, u, ns, sens, rows, fstart, fkind, findex, fcode, fpow,
+                           shift_to, shift_from)
+        while tt < t1:
+            last = False
+            hs = h
+            if tt + hs >= t1:
+                hs = t1 - tt
+                last = True
+            for s in range(1, 7):
+                ys = y.copy()
+                for r in range(s):
+                    if Acoef[s, r] != 0.0:
+                        ys += hs * Acoef[s, r] * K[r]
+                K[s] = _system_rhs(ys, theta, u, ns, sens, rows, fstart, fkind, findex,
+                                   fcode, fpow, shift_to, shift_from)
+            ynew = y.copy()
+            err = np.zeros(d)
+            for s in range(7):
+                ynew += hs * Bcoef[s] * K[s]
+                err += hs * Ecoef[s] * K[s]
+            acc = 0.0
+            for q in range(d):
+                sc = atol + rtol * max(abs(y[q]), abs(ynew[q]))
+                acc += (err[q] / sc)**2
+            en = np.sqrt(acc / d)
+            if not np.isfinite(en):
+                return Y, False
+            steps += 1
+            if steps > max_steps:
+                return Y, False
+            if en <= 1.0:
+                tt = t1 if last else tt + hs
+                y = ynew
+                K[0] = K[6]
+                fac = 5.0 if en == 0.0 else min(5.0, max(0.2, 0.9 * en**-0.2))
+                if not last or fac < 1.0:
+                    h = hs * fac
+            else:
+                h = hs * max(0.2, 0.9 * en**-0.2)
+                if h < 1e-14 * max(1.0, abs(tt)):
+                    return Y, False
+        Y[i + 1] = y
+    return Y, True
 
 
 def simulate_nonlinear(spec: SystemSpec, theta, s0, t, w, sensitivities=False,
-                       rtol=1e-9, atol=1e-11):
-    """States (and sensitivities, ``(n, n_s, P + n_s)``) by ``solve_ivp``.
+                       rtol=1e-9, atol=1e-12, max_steps=200_000):
+    """States (and sensitivities, ``(n, n_s, P + n_s)``) by a compiled
+    adaptive Dormand-Prince 5(4) integration of the state and sensitivity
+    equations together; steps end at every sample time (inputs are held).
 
-    Integrated piece by piece between the samples where an input changes
-    (the right-hand side is smooth on each piece). Raises
-    ``FloatingPointError`` when the solver fails (a blow-up).
+    For non-smooth factors (``sign``) the sensitivity ignores the jump at a
+    switching time. Raises ``FloatingPointError`` when the solution blows up.
     """
     ns, p = spec.n_states, spec.n_params
     theta = np.asarray(theta, float)
     n = t.size
-    starts = input_segments(w)
-    ends = np.concatenate([starts[1:], [n - 1]])
     y0 = np.zeros(ns + (ns * (p + ns) if sensitivities else 0))
     y0[:ns] = s0
     if sensitivities:
         Z0 = np.zeros((ns, p + ns))
         Z0[:, p:] = np.eye(ns)
         y0[ns:] = Z0.ravel()
-    out = np.empty((n, y0.size))
-    out[0] = y0
-    with np.errstate(over="raise", invalid="raise"):
-        for a, b in zip(starts, ends):
-            if b <= a:
-                continue
-            rhs = _rhs(spec, theta, w[a, :spec.n_exog], sensitivities)
-            try:
-                sol = solve_ivp(rhs, (t[a], t[b]), out[a], method="DOP853",
-                                t_eval=t[a:b + 1], rtol=rtol, atol=atol)
-            except FloatingPointError as exc:
-                raise FloatingPointError(f"ODE solution overflows after t={t[a]:g}") from exc
-            if not sol.success or sol.y.shape[1] != b - a + 1:
-                raise FloatingPointError(f"ODE integration failed after t={t[a]:g}: "
-                                         f"{sol.message}")
-            out[a:b + 1] = sol.y.T
-    states = out[:, :ns]
+    U = np.ascontiguousarray(w[:, :spec.n_exog], float)
+    if U.shape[1] == 0:
+        U = np.zeros((n, 1))
+    Y, ok = _integrate(y0, np.asarray(t, float), 0, U, theta, ns, bool(sensitivities), rtol,
+                       atol, max_steps, *encode(spec), _C, _A, _B, _E)
+    if not ok:
+        raise FloatingPointError("the ODE solution blows up or needs too many steps")
+    states = Y[:, :ns]
     if not sensitivities:
         return states, None
-    return states, out[:, ns:].reshape(n, ns, p + ns)
+    return states, Y[:, ns:].reshape(n, ns, p + ns)
 
 
 def simulate(spec, theta, s0, t, w, sensitivities=False):

@@ -557,7 +557,8 @@ class DerivativeSystem:
             sel = self.obs_state == k
             tt = self.time[self.obs_row[sel]] - self.time[0]
             yy = self.obs_y[sel]
-            n = min(yy.size, max(2 * m + 3, yy.size // 10))
+            # a short window: a longer one extrapolates a curved start badly
+            n = min(yy.size, 2 * m + 1)
             deg = min(m, n - 1)
             c = np.polynomial.polynomial.polyfit(tt[:n], yy[:n], deg)
             out += [factorial(d) * c[d] if d <= deg else 0.0 for d in range(m)]
