@@ -23,7 +23,7 @@ from statsmodels.discrete import discrete_model as smd
 from statsmodels.tools._decorators import cache_readonly
 from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationWarning
 
-from econderiv.models import _inference, _optim
+from econderiv.models import _dask, _inference, _optim
 from econderiv.models._likelihood import row_blocks, single_thread_blas
 from econderiv.models._mnlogit_kernels import (DEFAULT_CHUNK_ROWS, BohningBound, _as_beta,
                                                _log_softmax_rest, bohning_bound,
@@ -264,7 +264,10 @@ class MNLogit(smd.MNLogit):
         categorical column (statsmodels needs numeric codes). Its categories are
         ordered as ``pd.Categorical`` orders them (sorted, or the declared order
         of an ordered categorical); the first is the base. The category labels
-        appear in the parameter names."""
+        appear in the parameter names. A dask DataFrame selects the distributed
+        backend (:mod:`econderiv.models._dask`)."""
+        if _dask.is_dask(data):  # data larger than memory: the distributed backend
+            return _dask.from_formula(cls, formula, data, subset=subset, **kwargs)
         lhs = formula.split("~", 1)[0].strip() if isinstance(formula, str) else None
         labels = None
         if (lhs is not None and isinstance(data, pd.DataFrame) and lhs in data.columns
@@ -315,6 +318,11 @@ class MNLogit(smd.MNLogit):
         return self.bohning.matrix()
 
     # -- derivatives ---------------------------------------------------------
+    @staticmethod
+    def _partition_block_data(ys, Xs):
+        """The kernels' data of one dask partition: ``(exog, category codes)``."""
+        return Xs[0], ys[0].astype(np.intp)
+
     def _beta(self, params):
         return _as_beta(params, int(self.K), int(self.J))
 
