@@ -456,7 +456,8 @@ def _outcome_codes(ddf, col) -> dict:
 # The summary pass: counts, Gram matrices, ranges, checks
 # ---------------------------------------------------------------------------
 
-def summarize(backend: DaskBackend, binary: list, required_where: list) -> dict:
+def summarize(backend: DaskBackend, binary: list, required_where: list,
+              n_categories: int = 0) -> dict:
     """One pass: rows, dropped rows, and per equation (on its required rows)
     ``X'X``, column min/max, the outcome's value counts (binary equations) or
     category counts. Raises naming the partitions with zero rows."""
@@ -477,8 +478,8 @@ def summarize(backend: DaskBackend, binary: list, required_where: list) -> dict:
                 q["n1"] = int((y == 1).sum())
                 q["bad"] = int((~ok).sum())
                 q["bad_examples"] = list(pd.unique(y[~ok]))[:5]
-            else:
-                q["y_counts"] = None
+            elif n_categories:
+                q["y_counts"] = np.bincount(y.astype(np.intp), minlength=n_categories)
             out["eqs"].append(q)
         return out
 
@@ -505,6 +506,8 @@ def summarize(backend: DaskBackend, binary: list, required_where: list) -> dict:
             bad = [(s["number"], q["bad"], q["bad_examples"]) for s, q in zip(stats, qs)
                    if q["bad"]]
             t["bad"] = bad
+        elif n_categories:
+            t["y_counts"] = sum(q["y_counts"] for q in qs)
         total["eqs"].append(t)
     return total
 
@@ -571,52 +574,61 @@ def _meat_sums(part: Partition, kernel, params, weight_kind):
     return (G.T @ G,)
 
 
-def _score_frame(frame, part: Partition, kernel, params, group_col, k):
-    """Per-row score contributions of a partition with its cluster column."""
-    import pandas as pd
+def kernel_score_rows(part: Partition, kernel, params):
+    """Per-row score contributions ``w_i s_i`` of a partition, ``(m, k)``."""
+    S = kernel(params, part.block(), 1, None, True)[1]
+    return S if part.w is None else S * part.w[:, None]
 
+
+def _score_frame(frame, part: Partition, rows_fn, args, group_col, k):
+    """Per-row score contributions of a partition with its cluster column."""
+    cols = [f"s{i}" for i in range(k)]
     if part.n == 0:
         return pd.DataFrame({"g": pd.Series([], dtype=frame[group_col].dtype),
-                             **{f"s{i}": pd.Series([], dtype=float) for i in range(k)}})
-    S = kernel(params, part.block(), 1, None, True)[1]
-    if part.w is not None:
-        S = S * part.w[:, None]
+                             **{c: pd.Series([], dtype=float) for c in cols}})
+    S = rows_fn(part, *args)
     g = frame[group_col].to_numpy()[part.kept]
     if pd.isna(g).any():
         raise ValueError(f"partition {part.number}: the cluster column {group_col!r} is "
                          f"missing for {int(pd.isna(g).sum())} estimation rows")
-    out = pd.DataFrame(S, columns=[f"s{i}" for i in range(k)])
+    out = pd.DataFrame(S, columns=cols)
     out.insert(0, "g", g)
     return out
 
 
-def _group_meat(df, k):
+def _outer_of_totals(df, k):
     S = df[[f"s{i}" for i in range(k)]].to_numpy()
-    return pd.DataFrame({"n_groups": [len(S)], "meat": [S.T @ S]})
+    return S.T @ S, np.array(len(S))
 
 
-def cluster_meat(backend: DaskBackend, kernel, params, group_col: str, k: int):
-    """``(sum_g G_g G_g', G)``: cluster score totals by a dask groupby
-    (the clusters span partitions), then each output partition's outer
-    products, summed in a tree."""
+def cluster_meat(backend: DaskBackend, rows_fn, args, group_col: str, k: int):
+    """``(sum_g G_g G_g', G)`` with ``G_g`` the total of the score
+    contributions ``rows_fn(partition, *args)`` over cluster ``g``. The
+    clusters span partitions: the per-row contributions (computed partition by
+    partition, never gathered) are summed by a dask groupby with
+    ``split_out = npartitions`` (a shuffle of at most ``G x k`` totals), and
+    each output partition returns ``sum_g G_g G_g'``, added in a tree."""
     import dask.dataframe as dd
     from dask import delayed
 
+    if not isinstance(group_col, str):
+        raise ValueError("with dask input cov_kwds['groups'] names a column of the dask "
+                         "DataFrame (one-way clustering)")
     if group_col not in backend.ddf.columns:
         raise ValueError(f"cov_kwds['groups'] names the column {group_col!r}, which the dask "
                          f"DataFrame does not have (its columns: {list(backend.ddf.columns)})")
     meta = pd.DataFrame({"g": pd.Series([], dtype=backend.ddf[group_col].dtype),
                          **{f"s{i}": pd.Series([], dtype=float) for i in range(k)}})
-    pieces = [delayed(_score_frame, pure=False)(f, p, kernel, params, group_col, k)
+    pieces = [delayed(_score_frame, pure=False)(f, p, rows_fn, args, group_col, k)
               for f, p in zip(backend.frames, backend.parts)]
     scores = dd.from_delayed(pieces, meta=meta, verify_meta=False)
     totals = scores.groupby("g").sum(split_out=max(1, backend.npartitions))
-    leaves = [delayed(lambda df: (df[[f"s{i}" for i in range(k)]].to_numpy().T
-                                  @ df[[f"s{i}" for i in range(k)]].to_numpy(),
-                                  np.array(len(df))), pure=False)(piece)
-              for piece in totals.to_delayed()]
+    leaves = [delayed(_outer_of_totals, pure=False)(piece, k) for piece in totals.to_delayed()]
     meat, n_groups = tree_sum(leaves).compute()
     backend.passes += 1
+    if int(n_groups) < 2:
+        raise ValueError(f"cov_type='cluster' needs at least two clusters; {group_col!r} has "
+                         f"{int(n_groups)}")
     return meat, int(n_groups)
 
 
@@ -875,11 +887,8 @@ class _DaskLikelihood:
         kernel = type(self)._kernel
         n_groups = None
         if cov_type == "cluster":
-            groups = cov_kwds["groups"]
-            if not isinstance(groups, str):
-                raise ValueError("with dask input cov_kwds['groups'] names a column of the "
-                                 "dask DataFrame (one-way clustering)")
-            meat, n_groups = cluster_meat(self._backend, kernel, params, groups, k)
+            meat, n_groups = cluster_meat(self._backend, kernel_score_rows, (kernel, params),
+                                          cov_kwds["groups"], k)
         else:
             (meat,) = self._backend.map_sum(_meat_sums, kernel, params, self.weight_type)
         cov = robust_covariance(self.hessian(params), meat, cov_type, cov_kwds,
@@ -1248,5 +1257,270 @@ def from_formula(cls, formula, data, selection=None, missing="drop", subset=None
     raise NotImplementedError(f"{cls.__name__} has no dask backend yet")
 
 
+# ---- the multinomial logit -----------------------------------------------------
+
+def _mn_loglike_score(part: Partition, beta, chunk):
+    from econderiv.models._mnlogit_kernels import mnlogit_loglike_score
+
+    X, y = part.block()
+    ll, grad = mnlogit_loglike_score(X, y, beta, chunk)
+    return np.array(ll), grad
+
+
+def _mn_hessian(part: Partition, beta, stride, offsets):
+    """The Hessian of the partition, or of the rows ``0, stride, 2 stride, ...``
+    of the whole sample that fall in it (the in-memory fit's subsample)."""
+    from econderiv.models._mnlogit_kernels import mnlogit_hessian
+
+    X, y = part.block()
+    if stride > 1:
+        first = (-offsets[part.number]) % stride
+        X, y = X[first::stride], y[first::stride]
+        if len(y) == 0:
+            return (np.zeros((beta.size, beta.size)),)
+    return (mnlogit_hessian(X, y, beta),)
+
+
+def _mn_score_outer(part: Partition, beta):
+    from econderiv.models._mnlogit_kernels import mnlogit_score_outer
+
+    X, y = part.block()
+    return (mnlogit_score_outer(X, y, beta),)
+
+
+def _mn_score_rows(part: Partition, beta):
+    from econderiv.models._mnlogit_kernels import _log_softmax_rest
+
+    X, y = part.block()
+    _, prob = _log_softmax_rest(X @ beta)
+    resid = -prob
+    rows = np.flatnonzero(y > 0)
+    resid[rows, y[rows] - 1] += 1.0
+    return (resid[:, :, None] * X[:, None, :]).reshape(len(y), -1)
+
+
+def _mn_certain(part: Partition, beta):
+    from econderiv.models._mnlogit_kernels import _log_softmax_rest
+
+    X, y = part.block()
+    eta = X @ beta
+    lse, _ = _log_softmax_rest(eta)
+    eta_obs = np.where(y > 0, eta[np.arange(len(y)), np.maximum(y - 1, 0)], 0.0)
+    return (np.array(int(np.sum(eta_obs - lse > -1e-8))),)
+
+
+class _DaskMNLogit:
+    """Distributed hooks of the multinomial logit: the log-likelihood and score
+    (Böhning's phase needs only these, with ``X'X`` summed once), the Hessian
+    (Newton phase; its first steps on the in-memory fit's strided subsample)
+    and the covariances, summed on the workers."""
+
+    _backend: DaskBackend = None
+
+    def loglike_and_score(self, params):
+        beta = self._beta(params)
+        ll, grad = self._backend.map_sum(_mn_loglike_score, beta, self.chunksize)
+        return float(ll), grad.ravel(order="F")
+
+    def hessian(self, params):
+        return self._hessian_beta(self._beta(params))
+
+    def _hessian_beta(self, beta, stride=1):
+        (h,) = self._backend.map_sum(_mn_hessian, beta, stride, self._offsets)
+        return h
+
+    def loglikeobs(self, params):
+        raise NotImplementedError("the per-row log-likelihood of a dask model stays on the "
+                                  "workers: use loglike (the sum)")
+
+    def score_obs(self, params):
+        raise NotImplementedError("per-row scores of a dask model stay on the workers; "
+                                  "robust covariances are summed there (fit(cov_type=))")
+
+    def fit(self, start_params=None, method="bohning", maxiter=None, full_output=True,
+            disp=False, callback=None, retall=False, cov_type="nonrobust", cov_kwds=None,
+            use_t=None, tol=None, gtol=None, skip_hessian=False, accelerate=True, **kwargs):
+        """As the in-memory ``fit`` (same optimizers, convergence rules and
+        covariances), every sum over rows computed on the partitions."""
+        from statsmodels.base.model import LikelihoodModel, LikelihoodModelResults
+        from statsmodels.discrete import discrete_model as smd
+
+        from econderiv.models import _inference, _optim
+
+        method = _optim.check_method(method, own=("bohning", "newton_trust",
+                                                  "newton_linesearch"))
+        if method not in ("bohning", "newton_trust", "newton_linesearch"):
+            raise NotImplementedError(f"method={method!r} on dask input: use 'bohning', "
+                                      "'newton_trust' or 'newton_linesearch'")
+        _optim.check_keywords(kwargs, ("warn_convergence",), f"MNLogit.fit(method={method!r})")
+        if maxiter is not None:
+            maxiter = _optim.check_maxiter(maxiter)
+        cov_type, cov_kwds = _inference.check_cov_type(cov_type or "nonrobust", cov_kwds)
+        if cov_type == "eim":
+            cov_type = "nonrobust"
+        K, J = int(self.K), int(self.J)
+        k = K * (J - 1)
+        start = np.zeros(k) if start_params is None else np.asarray(start_params, float)
+        if start.ndim == 2:
+            start = self._beta(start).ravel(order="F")
+        if start.size != k:
+            raise ValueError(f"start_params has {start.size} entries, expected p * (J - 1) "
+                             f"= {k}")
+        tol = 1e-12 if tol is None else float(tol)
+        gtol = _optim.DEFAULT_GTOL if gtol is None else float(gtol)
+        n = int(self._n_rows)
+        if method == "bohning":
+            bound = self.bohning
+            stride = n // max(20000, 100 * bound.n_params)
+            approx = None
+            if stride >= 2:
+                n_sub = len(range(0, n, stride))
+
+                def approx(b):
+                    return self._hessian_beta(b, stride) * (n / n_sub)
+
+            out = _optim.fit_bohning(
+                lambda b: self._ll_score_beta(b), bound, self._beta(start),
+                hessian=self._hessian_beta, hessian_approx=approx, accelerate=accelerate,
+                maxiter=maxiter, tol=tol, gtol=gtol,
+                callback=None if callback is None else (lambda b: callback(b.ravel(order="F"))))
+            beta = out["params"]
+            hess = out["hessian"]
+            params = beta.ravel(order="F")
+            retvals = {"fopt": -out["llf"] / n, "iterations": out["iterations"],
+                       "fcalls": out["fcalls"], "hcalls": out["hcalls"],
+                       "hcalls_subsample": out.get("hcalls_approx", 0),
+                       "converged": out["converged"], "warnflag": 0 if out["converged"] else 1,
+                       "gradient_norm": out["gradient_norm"], "criterion": out["criterion"],
+                       "llf_path": np.asarray(out["llf_path"]),
+                       "phase_iterations": out["phase_iterations"], "message": out["message"]}
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                mle = LikelihoodModel.fit(self, start_params=start, method=method,
+                                          maxiter=100 if maxiter is None else maxiter,
+                                          disp=disp, callback=callback, skip_hessian=True,
+                                          tol=tol, gtol=gtol, extra_fit_funcs=_optim.FIT_FUNCS,
+                                          nobs=n)
+            params = np.asarray(mle.params, float)
+            retvals = dict(mle.mle_retvals)
+            hess = None
+        retvals["passes"] = self._backend.passes
+        cov = None
+        if not skip_hessian:
+            if hess is None:
+                hess = self.hessian(params)
+            cov = _optim.inverse_information(hess)
+        mlefit = LikelihoodModelResults(self, params, cov, scale=1.0)
+        mlefit.mle_retvals = retvals
+        mlefit.mle_settings = {"optimizer": method, "tol": tol, "gtol": gtol,
+                               "maxiter": maxiter, "start_params": start}
+        mlefit.params = mlefit.params.reshape(K, -1, order="F")
+        res = self._results_class(self, mlefit)
+        res._category_counts = np.asarray(self._counts)
+        res._llf = float(self.loglike(params))  # the in-memory llf sums loglikeobs
+        if use_t is not None:
+            res.use_t = use_t
+        self._set_cov_dask(res, cov_type, cov_kwds, use_t)
+        if not retvals["converged"] and kwargs.get("warn_convergence", True):
+            from statsmodels.tools.sm_exceptions import ConvergenceWarning
+
+            warnings.warn(f"the multinomial logit did not converge on the partitions after "
+                          f"{retvals.get('iterations')} iterations; raise maxiter or check "
+                          "for separation", ConvergenceWarning, stacklevel=2)
+        return smd.MultinomialResultsWrapper(res)
+
+    def _ll_score_beta(self, beta):
+        ll, grad = self._backend.map_sum(_mn_loglike_score, beta, self.chunksize)
+        return float(ll), grad
+
+    def _set_cov_dask(self, res, cov_type, cov_kwds, use_t):
+        res.cov_type = cov_type
+        if cov_type == "nonrobust":
+            res.cov_kwds = {"description": "Standard Errors assume that the covariance "
+                            "matrix of the errors is correctly specified."}
+            return
+        if res.normalized_cov_params is None:
+            raise ValueError(f"cov_type={cov_type!r} needs the inverse Hessian, which is not "
+                             "available (skip_hessian=True or a singular Hessian)")
+        beta = np.asarray(res.params).reshape(int(self.K), -1, order="F")
+        k = beta.size
+        n_groups = None
+        if cov_type == "cluster":
+            meat, n_groups = cluster_meat(self._backend, _mn_score_rows, (beta,),
+                                          cov_kwds["groups"], k)
+            res.n_groups = n_groups
+            if cov_kwds.get("df_correction", None) is not False:
+                res.df_resid_inference = n_groups - 1
+        else:
+            (meat,) = self._backend.map_sum(_mn_score_outer, beta)
+        A = -np.linalg.inv(np.asarray(res.normalized_cov_params))
+        cov = robust_covariance(A, meat, cov_type, cov_kwds, float(self._n_rows), k, n_groups)
+        res.cov_kwds = dict(cov_kwds, description=cov_type)
+        res.cov_params_default = cov
+        res.use_t = res.use_t if use_t is None else use_t
+
+
 def _mnlogit_model(cls, formula, ddf, missing, persist):
-    raise NotImplementedError
+    from econderiv.models._mnlogit_kernels import BohningBound  # noqa: F401
+
+    spec = partition_spec(cls, [formula], ddf, missing, outcome_codes=True)
+    codes = spec.outcome_codes
+    J = len(codes)
+    backend = DaskBackend(ddf, spec, persist)
+    stats = summarize(backend, [False], [None], n_categories=J)
+    (eq,) = spec.equations
+    st = stats["eqs"][0]
+    counts = st["y_counts"]
+    labels = list(codes)
+    if J < 2 or (counts == 0).any():
+        absent = [labels[j] for j in np.flatnonzero(counts == 0)]
+        raise ValueError(f"the outcome {eq.lhs!r} has {int((counts > 0).sum())} observed "
+                         f"categor{'y' if (counts > 0).sum() == 1 else 'ies'}"
+                         + (f"; declared but absent: {absent}" if absent else "")
+                         + "; a multinomial logit needs at least 2, each observed")
+    xnames = list(eq.xnames)
+    K = len(xnames)
+    check_rank_gram(st["xtx"], xnames, "exog")
+    numeric = all(isinstance(v, (int, float, np.integer, np.floating)) for v in labels)
+    # a small in-memory model of the same class supplies statsmodels' names
+    y_t = np.repeat(np.asarray(labels if numeric else np.arange(J, dtype=float)), K)
+    X_t = np.tile(np.eye(K), (J, 1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = cls(pd.Series(y_t, name=eq.lhs), pd.DataFrame(X_t, columns=xnames))
+    if not numeric:
+        m._ynames_map = {k: str(labels[int(v)]) for k, v in m._ynames_map.items()}
+        ynames = [m._ynames_map[j] for j in range(J)]
+        m.data.cov_names = pd.MultiIndex.from_product((ynames[1:], m.data.xnames),
+                                                      names=(m.endog_names, None))
+    m.__class__ = dask_class(cls, _DaskMNLogit)
+    m._backend = backend
+    n = stats["n"]
+    m._n_rows = n
+    m._counts = counts
+    m._offsets = np.concatenate([[0], np.cumsum(stats["rows"])[:-1]]).astype(np.int64)
+    m.exog = _OnWorkers((n, K), "exog")
+    m.endog = _OnWorkers((n,), "endog")
+    m.wendog = _OnWorkers((n, J), "wendog")
+    m._xtx = st["xtx"]
+    m._bohning = None
+    m.df_model = float((K - 1) * (J - 1))
+    m.df_resid = n - m.df_model - (J - 1)
+    m.n_dropped = stats["n_dropped"]
+    m.formula = formula
+    m._results_class = _results_class_of(cls)
+    return m
+
+
+def _results_class_of(cls):
+    """The family's results class (its module's ``<Name>Results``), looked up
+    without importing the family module here (the layering rule)."""
+    import sys
+
+    for c in cls.__mro__:
+        mod = sys.modules.get(c.__module__)
+        found = getattr(mod, f"{c.__name__}Results", None)
+        if found is not None:
+            return found
+    raise NotImplementedError(f"no results class for {cls.__name__}")
