@@ -485,7 +485,7 @@ def prediction(which: str, X, Z, gamma, beta, L: float) -> np.ndarray:
         return ycond if which == "ycond" else ndtr(w) * ycond
 
 
-def margin(which: str, X, Z, gamma, beta, L: float, kb, kg):
+def margin(which: str, X, Z, gamma, beta, L: float, kb, kg, weights=None):
     """Average effect of one regressor on a prediction, with its gradient.
 
     The regressor is column ``kb`` of ``X`` and ``kg`` of ``Z`` (``None`` where
@@ -499,8 +499,13 @@ def margin(which: str, X, Z, gamma, beta, L: float, kb, kg):
 
     Returns ``(effect, jac, (part1, part2))``: the mean over the rows, its
     gradient in ``(gamma, beta, L)`` (``delta' = -lambda''``), and the two
-    channels that add up to it.
+    channels that add up to it. ``weights`` make the mean a weighted one
+    (Stata's ``margins`` with weights).
     """
+
+    def mean(a, axis=None):
+        return np.average(a, axis=axis, weights=weights)
+
     kz, kx = len(gamma), len(beta)
     w = Z @ gamma
     b = beta[kb] if kb is not None else 0.0
@@ -512,27 +517,27 @@ def margin(which: str, X, Z, gamma, beta, L: float, kb, kg):
         return b, J, (b, 0.0)
     phi = norm.pdf(w)
     if which == "psel":
-        eff = np.mean(phi * g)
-        J[:kz] = np.mean((-g * w * phi)[:, None] * Z, axis=0)
-        J[kg] += np.mean(phi)
+        eff = mean(phi * g)
+        J[:kz] = mean((-g * w * phi)[:, None] * Z, axis=0)
+        J[kg] += mean(phi)
         return eff, J, (0.0, eff)
     delta = -mills_ratio_deriv(w, 1)
     if which == "ycond":
-        sel_part = -L * g * np.mean(delta)
-        J[:kz] = L * g * np.mean(mills_ratio_deriv(w, 2)[:, None] * Z, axis=0)
+        sel_part = -L * g * mean(delta)
+        J[:kz] = L * g * mean(mills_ratio_deriv(w, 2)[:, None] * Z, axis=0)
         if kg is not None:
-            J[kg] += -L * np.mean(delta)
-        J[-1] = -g * np.mean(delta)
+            J[kg] += -L * mean(delta)
+        J[-1] = -g * mean(delta)
         return b + sel_part, J, (b, sel_part)
     Phi = ndtr(w)
     c = X @ beta - L * w
-    cond_part = np.mean(Phi * (b - L * g * delta))
-    eff = np.mean(Phi * b + phi * g * c)
+    cond_part = mean(Phi * (b - L * g * delta))
+    eff = mean(Phi * b + phi * g * c)
     if kb is not None:
-        J[kz + kb] += np.mean(Phi)
-    J[kz:kz + kx] += g * np.mean(phi[:, None] * X, axis=0)
-    J[:kz] += np.mean((phi * b - g * phi * (w * c + L))[:, None] * Z, axis=0)
+        J[kz + kb] += mean(Phi)
+    J[kz:kz + kx] += g * mean(phi[:, None] * X, axis=0)
+    J[:kz] += mean((phi * b - g * phi * (w * c + L))[:, None] * Z, axis=0)
     if kg is not None:
-        J[kg] += np.mean(phi * c)
-    J[-1] = -g * np.mean(phi * w)
+        J[kg] += mean(phi * c)
+    J[-1] = -g * mean(phi * w)
     return eff, J, (cond_part, eff - cond_part)

@@ -141,7 +141,8 @@ def _group_sums(scores: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndar
 
 
 def covariance(hessian, scores, weights, weight_kind, cov_type: str, cov_kwds: dict,
-               nobs: float, k_params: int, expected_information=None, bread=None):
+               nobs: float, k_params: int, expected_information=None, bread=None,
+               meat=None):
     """The covariance of the estimates, for every ``cov_type`` and weight kind.
 
     Parameters
@@ -163,6 +164,10 @@ def covariance(hessian, scores, weights, weight_kind, cov_type: str, cov_kwds: d
         For an M-estimator other than ML (the two-step estimators): ``-J^-1``
         with ``J`` the Jacobian of the summed weighted moments, whose rows are
         then ``scores``; the sandwiches are ``bread M bread'``.
+    meat : callable, optional
+        ``meat(codes)`` in place of ``scores`` (a model that never forms the
+        ``(n, k)`` score matrix): the meat of the rows (``codes`` None, with
+        the weight rule below) or of the clusters with integer ``codes``.
 
     Notes
     -----
@@ -195,16 +200,22 @@ def covariance(hessian, scores, weights, weight_kind, cov_type: str, cov_kwds: d
                              "which this model does not have; use 'nonrobust' (observed "
                              "information) or 'opg'")
         return inverse_information(-expected_information()), desc
-    A_inv = inverse_information(hessian) if bread is None else np.asarray(bread, float)
     if cov_type == "nonrobust":
-        return A_inv, desc
+        return (inverse_information(hessian) if bread is None else np.asarray(bread, float)), desc
     w = None if weights is None else np.asarray(weights, float)
-    contrib = scores if w is None else scores * w[:, None]
+    if meat is None:
+        contrib = scores if w is None else scores * w[:, None]
 
-    def meat_rows(rows=slice(None)):
-        if w is not None and weight_kind == "freq":
-            return (scores[rows].T * w[rows]) @ scores[rows]
-        return contrib[rows].T @ contrib[rows]
+        def meat(codes):
+            if codes is not None:
+                sums = _group_sums(contrib, codes, int(codes.max()) + 1)
+                return sums.T @ sums
+            if w is not None and weight_kind == "freq":
+                return (scores.T * w) @ scores
+            return contrib.T @ contrib
+
+    def meat_rows():
+        return meat(None)
 
     if cov_type == "opg":
         if weight_kind == "prob":
@@ -213,6 +224,7 @@ def covariance(hessian, scores, weights, weight_kind, cov_type: str, cov_kwds: d
                              "an unweighted or frequency-weighted sample; use 'HC0', 'HC1' "
                              "or 'cluster'")
         return inverse_information(-meat_rows()), desc
+    A_inv = inverse_information(hessian) if bread is None else np.asarray(bread, float)
     if A_inv is None:
         return None, desc
     k = k_params
@@ -234,10 +246,9 @@ def covariance(hessian, scores, weights, weight_kind, cov_type: str, cov_kwds: d
         corr = "none" if cov_kwds.get("use_correction", True) is False else "statsmodels"
 
     def one_way(c):
-        c = np.unique(c, return_inverse=True)[1].ravel()
+        c = np.unique(c, return_inverse=True)[1].ravel().astype(np.intp)
         G = int(c.max()) + 1
-        sums = _group_sums(contrib, c, G)
-        V = A_inv @ (sums.T @ sums) @ A_inv.T
+        V = A_inv @ meat(c) @ A_inv.T
         if corr == "statsmodels":
             V *= G / (G - 1.0) * (nobs - 1.0) / (nobs - k)
         elif corr == "stata":
@@ -796,7 +807,7 @@ def build_summary(results, title: str, top_left, top_right, blocks, ancillary=No
 
 
 def index_margins(params, cov, designs, names, index_params, predict, which: str, at: str,
-                  dummy: bool, description: str, uses=None, variables=None
+                  dummy: bool, description: str, uses=None, variables=None, weights=None
                   ) -> MarginalEffects:
     """Average (or at-means) marginal effects for a prediction that depends on
     the linear indices ``xb_e = X_e beta_e`` of several equations.
@@ -807,7 +818,9 @@ def index_margins(params, cov, designs, names, index_params, predict, which: str
     whether the prediction depends on equation ``e``. With ``dummy=True``
     (and ``at="overall"``) 0/1 regressors get the discrete change
     ``P(v=1) - P(v=0)``. The Jacobian in the parameters, for the delta
-    method, is by central differences of the analytic effect.
+    method, is by central differences of the analytic effect. ``weights``
+    (one per row of the designs) make the averages and means weighted, as
+    Stata's ``margins`` with weights.
     """
     from statsmodels.tools.numdiff import approx_fprime
 
@@ -827,7 +840,8 @@ def index_margins(params, cov, designs, names, index_params, predict, which: str
         raise ValueError("the model has no regressors other than constants")
     n_used = len(designs[0])
     if at == "mean":
-        designs = [x.mean(axis=0, keepdims=True) for x in designs]
+        designs = [np.average(x, axis=0, weights=weights)[None, :] for x in designs]
+        weights = None
     report = list(where)
     if variables is not None:
         variables = [variables] if isinstance(variables, str) else list(variables)
@@ -853,13 +867,14 @@ def index_margins(params, cov, designs, names, index_params, predict, which: str
                 for e, j in enumerate(where[v]):
                     if j is not None:
                         hi[e][:, j], lo[e][:, j] = 1.0, 0.0
-                out[i] = np.mean(predict(p, hi, False) - predict(p, lo, False))
+                out[i] = np.average(predict(p, hi, False) - predict(p, lo, False),
+                                    weights=weights)
                 continue
             eff = 0.0
             for e, j in enumerate(where[v]):
                 if j is not None:
                     eff = eff + derivs[e] * betas[e][j]
-            out[i] = np.mean(eff)
+            out[i] = np.average(eff, weights=weights)
         return out
 
     params = np.asarray(params, dtype=float)

@@ -158,7 +158,7 @@ def _unpack_blocks(packed: np.ndarray, p: int, m: int) -> np.ndarray:
     return full.reshape(m * p, m * p)
 
 
-def mnlogit_block(exog, y, beta, hessian: bool = False):
+def mnlogit_block(exog, y, beta, hessian: bool = False, weights=None):
     """Log-likelihood, gradient and packed Hessian of one block of rows.
 
     Parameters
@@ -171,6 +171,8 @@ def mnlogit_block(exog, y, beta, hessian: bool = False):
         Coefficients of categories ``1..J-1``.
     hessian : bool
         Also return the packed Hessian sums.
+    weights : ndarray, (c,), optional
+        Row weights: every sum below becomes ``sum_i w_i (...)``.
 
     Returns
     -------
@@ -192,15 +194,19 @@ def mnlogit_block(exog, y, beta, hessian: bool = False):
     denom = np.exp(-shift) + prob.sum(axis=0)
     rows = np.flatnonzero(y > 0)
     cats = y[rows] - 1
-    ll = eta[cats, rows].sum() - (shift.sum() + np.log(denom).sum())
+    if weights is None:
+        ll = eta[cats, rows].sum() - (shift.sum() + np.log(denom).sum())
+    else:
+        ll = weights[rows] @ eta[cats, rows] - weights @ (shift + np.log(denom))
     prob /= denom
     hp = None
     if hessian:
         xt = np.ascontiguousarray(exog.T)
-        hp = _packed_gram(xt, _pair_weights(prob, diag=prob))
+        pw = _pair_weights(prob, diag=prob)
+        hp = _packed_gram(xt, pw if weights is None else pw * weights)
     resid = np.negative(prob, out=prob)
     resid[cats, rows] += 1.0
-    grad = exog.T @ resid.T
+    grad = exog.T @ (resid.T if weights is None else resid.T * weights[:, None])
     return ll, grad, hp
 
 
@@ -209,7 +215,7 @@ def _hessian_rows(p: int, m: int) -> int:
     return int(min(65536, max(512, _HESS_BLOCK_BYTES // per_row)))
 
 
-def mnlogit_loglike_score(exog, y, beta, chunksize: int | None = None):
+def mnlogit_loglike_score(exog, y, beta, chunksize: int | None = None, weights=None):
     """Log-likelihood and gradient matrix, summed block by block.
 
     Returns ``(loglike, grad)`` with ``grad`` of shape ``(p, J-1)``
@@ -224,7 +230,8 @@ def mnlogit_loglike_score(exog, y, beta, chunksize: int | None = None):
         ll = dtype.type(0)
         grad = np.zeros((p, beta.shape[1]), dtype=dtype)
         for sl in row_blocks(hi, rows, lo):
-            llc, gc, _ = mnlogit_block(exog[sl], y[sl], beta)
+            llc, gc, _ = mnlogit_block(exog[sl], y[sl], beta,
+                                       weights=None if weights is None else weights[sl])
             ll += llc
             grad += gc
         return ll, grad
@@ -232,7 +239,7 @@ def mnlogit_loglike_score(exog, y, beta, chunksize: int | None = None):
     return block_sum(part, n)
 
 
-def mnlogit_hessian(exog, y, beta, chunksize: int | None = None):
+def mnlogit_hessian(exog, y, beta, chunksize: int | None = None, weights=None):
     """Exact Hessian ``d2 log L / d vec(beta) d vec(beta)'`` (negative definite).
 
     ``H[(j, a), (l, b)] = -sum_i P_ij (1{j=l} - P_il) x_ia x_ib`` in the flat
@@ -250,7 +257,8 @@ def mnlogit_hessian(exog, y, beta, chunksize: int | None = None):
         for sl in row_blocks(hi, rows, lo):
             xt = np.ascontiguousarray(exog[sl].T)
             e = _prob_t(xt, beta)
-            acc += _packed_gram(xt, _pair_weights(e, diag=e))
+            pw = _pair_weights(e, diag=e)
+            acc += _packed_gram(xt, pw if weights is None else pw * weights[sl])
         return (acc,)
 
     (acc,) = block_sum(part, n)
@@ -276,13 +284,14 @@ def _resid_t(xt, y, beta):
     return r
 
 
-def mnlogit_score_outer(exog, y, beta, chunksize: int | None = None):
+def mnlogit_score_outer(exog, y, beta, chunksize: int | None = None, weights=None):
     """Outer product of the per-observation scores, ``sum_i s_i s_i'``.
 
     ``s_i = (d_i - P_i) kron x_i`` in params order, so block ``(j, l)`` is
     ``sum_i r_ij r_il x_i x_i'`` with ``r_ij = d_ij - P_ij``: the same packed
     products as the Hessian, never forming the ``n x p(J-1)`` score matrix.
-    This is the "meat" of the HC0 sandwich.
+    This is the "meat" of the HC0 sandwich; with ``weights`` the sum is
+    ``sum_i w_i s_i s_i'`` (pass ``w**2`` for the scores ``w_i s_i``).
     """
     n, p = exog.shape
     m = beta.shape[1]
@@ -293,15 +302,18 @@ def mnlogit_score_outer(exog, y, beta, chunksize: int | None = None):
         for sl in row_blocks(hi, rows, lo):
             xt = np.ascontiguousarray(exog[sl].T)
             r = _resid_t(xt, y[sl], beta)
-            acc += _packed_gram(xt, _pair_weights(r))
+            pw = _pair_weights(r)
+            acc += _packed_gram(xt, pw if weights is None else pw * weights[sl])
         return (acc,)
 
     (acc,) = block_sum(part, n)
     return _unpack_blocks(acc, p, m)
 
 
-def mnlogit_cluster_meat(exog, y, beta, groups, chunksize: int | None = None):
-    """``sum_g S_g S_g'`` with ``S_g`` the sum of the scores in cluster ``g``.
+def mnlogit_cluster_meat(exog, y, beta, groups, chunksize: int | None = None,
+                         weights=None):
+    """``sum_g S_g S_g'`` with ``S_g`` the sum of the scores in cluster ``g``
+    (the weighted scores ``w_i s_i`` with ``weights``).
 
     ``groups`` are integer codes ``0..G-1`` (one per row). Memory is
     O(G x p(J-1)) for the cluster sums plus one block of scores.
@@ -314,6 +326,8 @@ def mnlogit_cluster_meat(exog, y, beta, groups, chunksize: int | None = None):
     for sl in row_blocks(n, rows):
         xc = exog[sl]
         r = _resid_t(np.ascontiguousarray(xc.T), y[sl], beta)
+        if weights is not None:
+            r = r * weights[sl]
         s = (r.T[:, :, None] * xc[:, None, :]).reshape(len(xc), m * p)
         g = groups[sl]
         order = np.argsort(g, kind="stable")
@@ -323,15 +337,15 @@ def mnlogit_cluster_meat(exog, y, beta, groups, chunksize: int | None = None):
     return sums.T @ sums
 
 
-def gram(exog, chunksize: int | None = None) -> np.ndarray:
-    """``X'X`` summed over row blocks (an overflow gives ``inf`` silently:
-    :func:`column_scale_problems` names the column)."""
+def gram(exog, chunksize: int | None = None, weights=None) -> np.ndarray:
+    """``X'X`` (``X'WX`` with ``weights``) summed over row blocks (an overflow
+    gives ``inf`` silently: :func:`column_scale_problems` names the column)."""
     n, p = exog.shape
     xtx = np.zeros((p, p))
     with np.errstate(over="ignore", invalid="ignore"):
         for sl in row_blocks(n, chunksize or 4 * DEFAULT_CHUNK_ROWS):
             xc = exog[sl]
-            xtx += xc.T @ xc
+            xtx += xc.T @ (xc if weights is None else xc * weights[sl, None])
     return xtx
 
 
@@ -500,10 +514,10 @@ def _margins_rows(p: int, n_cat: int) -> int:
     return int(min(8192, max(16, _HESS_BLOCK_BYTES // per_row)))
 
 
-def _margins_block(xb, beta, ey: bool, ex: bool):
+def _margins_block(xb, beta, ey: bool, ex: bool, w=None):
     """Sums over the rows of ``xb`` of the marginal effects ``(p, J)`` and of
     their Jacobian ``(p, J, J-1, p)`` (indices ``k, j, l-1, m``; formulas in
-    the module docstring)."""
+    the module docstring); weighted sums with the row weights ``w``."""
     c, p = xb.shape
     zb = np.column_stack((np.zeros(p), beta))            # (p, J), base first
     eta = xb @ beta
@@ -529,16 +543,20 @@ def _margins_block(xb, beta, ey: bool, ex: bool):
     if ex:
         eff = eff * xb[:, :, None]
         a *= xb[:, :, None, None]
-        ctab = np.einsum("ik,ijl->kjl", xb, cm)           # (p, J, J-1)
+    xw = xb if w is None else xb * w[:, None]
+    if ex:
+        ctab = np.einsum("ik,ijl->kjl", xw, cm)           # (p, J, J-1)
     else:
-        ctab = np.broadcast_to(cm.sum(axis=0), (p,) + cm.shape[1:])
-    jac = (a.reshape(c, -1).T @ xb).reshape(p, zb.shape[1], beta.shape[1], p)
+        csum = cm.sum(axis=0) if w is None else np.einsum("i,ijl->jl", w, cm)
+        ctab = np.broadcast_to(csum, (p,) + cm.shape[1:])
+    jac = (a.reshape(c, -1).T @ xw).reshape(p, zb.shape[1], beta.shape[1], p)
     idx = np.arange(p)
     jac[idx, :, :, idx] += ctab
-    return eff.sum(axis=0), jac
+    return (eff.sum(axis=0) if w is None else np.einsum("i,ikj->kj", w, eff)), jac
 
 
-def mnlogit_margins(exog, beta, method: str = "dydx", chunksize: int | None = None):
+def mnlogit_margins(exog, beta, method: str = "dydx", chunksize: int | None = None,
+                    weights=None):
     """Average marginal effects over the rows of ``exog`` and their exact
     Jacobian with respect to the parameters, summed block by block.
 
@@ -551,6 +569,9 @@ def mnlogit_margins(exog, beta, method: str = "dydx", chunksize: int | None = No
     method : {"dydx", "eydx", "dyex", "eyex"}
         statsmodels' transforms: ``dP/dx``, ``dlogP/dx``, ``dP/dlogx``,
         ``dlogP/dlogx``, applied to each row before averaging.
+    weights : ndarray, (n,), optional
+        Weights of the average (Stata's ``margins`` with weights):
+        ``sum_i w_i e_i / sum_i w_i``.
 
     Returns
     -------
@@ -572,12 +593,14 @@ def mnlogit_margins(exog, beta, method: str = "dydx", chunksize: int | None = No
         eff = np.zeros((p, m + 1))
         jac = np.zeros((p, m + 1, m, p))
         for sl in row_blocks(hi, rows, lo):
-            e, j = _margins_block(exog[sl], beta, ey, ex)
+            e, j = _margins_block(exog[sl], beta, ey, ex,
+                                  None if weights is None else weights[sl])
             eff += e
             jac += j
         return eff, jac
 
     eff, jac = block_sum(part, n, min_rows=max(rows, 256))
-    eff /= n
-    jac /= n
+    total = n if weights is None else float(np.sum(weights))
+    eff /= total
+    jac /= total
     return eff, jac.transpose(1, 0, 2, 3).reshape((m + 1) * p, m * p)

@@ -31,7 +31,7 @@ from econderiv.models import _dask, _data, _inference
 from econderiv.models._bvprobit_kernels import (PREDICT_KINDS, biprobit_loglike_derivs,
                                                 bivariate_prediction, fit_probit,
                                                 probit_residual, scoring_athrho)
-from econderiv.models._likelihood import ExactLikelihoodModel, ExactLikelihoodResults
+from econderiv.models._likelihood import ExactLikelihoodModel, ExactLikelihoodResults, row_blocks
 
 __all__ = ["BivariateProbit", "BivariateProbitResults"]
 
@@ -145,6 +145,27 @@ class BivariateProbit(ExactLikelihoodModel):
     def _partition_block_data(ys, Xs):
         """``_block_data`` of one dask partition's arrays (the two equations)."""
         return ys[0], ys[1], Xs[0], Xs[1]
+
+    def _expected_information(self, params) -> np.ndarray:
+        """Expected information ``sum_i w_i sum_c P_ic s_ic s_ic'`` over the
+        four outcome cells ``c = (y1, y2)`` (the score of a cell times its
+        probability; equal to ``E[-H]`` by the information identity). R's
+        VGAM (``binom2.rho``) reports standard errors from this matrix
+        (Fisher scoring): ``fit(cov_type="eim")`` reproduces them."""
+        params = np.asarray(params, dtype=float)
+        k = len(params)
+        info = np.zeros((k, k))
+        for sl in row_blocks(self._nrows, 65536):
+            x1, x2 = self._x1[sl], self._x2[sl]
+            m = x1.shape[0]
+            w = None if self._w is None else self._w[sl]
+            for a in (0.0, 1.0):
+                for b in (0.0, 1.0):
+                    ll, S, _ = biprobit_loglike_derivs(params, np.full(m, a), np.full(m, b),
+                                                       x1, x2, 1, None, True)
+                    p = np.exp(ll) if w is None else w * np.exp(ll)
+                    info += (S.T * p) @ S
+        return 0.5 * (info + info.T)
 
     def _equation_blocks(self):
         infos = self._design_infos or [None, None]
@@ -299,7 +320,8 @@ class BivariateProbitResults(ExactLikelihoodResults):
             self.params, self.cov_params(), [m._x1, m._x2], m._eq_exog_names,
             lambda p: m._index_params(p), predict, which, at, dummy,
             labels.get(which, which),
-            (which not in ("pmarg2", "xb2"), which not in ("pmarg1", "xb1")), variables)
+            (which not in ("pmarg2", "xb2"), which not in ("pmarg1", "xb1")), variables,
+            weights=m._w)
 
 
 class BivariateProbitResultsWrapper(LikelihoodResultsWrapper):

@@ -420,12 +420,15 @@ class _HeckmanResultsMixin:
         if sample == "selected":
             rows &= m.endog_select == 1
         X, Z = X[rows], Z[rows]
+        wts = None if m._w is None else m._w[rows]  # weighted averages, as Stata's margins
         n_used = int(rows.sum())
         if n_used == 0:
             raise ValueError("no rows with finite regressors to average over")
         xconst, zconst = np.all(X == X[:1], axis=0), np.all(Z == Z[:1], axis=0)
         if at == "mean":
-            X, Z = X.mean(axis=0, keepdims=True), Z.mean(axis=0, keepdims=True)
+            X = np.average(X, axis=0, weights=wts)[None, :]
+            Z = np.average(Z, axis=0, weights=wts)[None, :]
+            wts = None
         candidates = [n for j, n in enumerate(xnames) if not xconst[j]]
         candidates += [n for j, n in enumerate(znames) if not zconst[j] and n not in candidates]
         candidates = [n for n in candidates if (which != "psel" or n in znames)
@@ -451,15 +454,16 @@ class _HeckmanResultsMixin:
                     for hi, lo, k in ((X1, X0, kb), (Z1, Z0, kg)):
                         if k is not None:
                             hi[:, k], lo[:, k] = 1.0, 0.0
-                    return np.array([np.mean(K.prediction(which, X1, Z1, g, b, lam)
-                                             - K.prediction(which, X0, Z0, g, b, lam))])
+                    return np.array([np.average(K.prediction(which, X1, Z1, g, b, lam)
+                                                - K.prediction(which, X0, Z0, g, b, lam),
+                                                weights=wts)])
                 p = np.asarray(self.params, dtype=float)
                 effects.append(float(change(p)[0]))
                 jac.append(approx_fprime(p, change, centered=True).ravel())
                 parts.append((np.nan, np.nan))
                 dummies.append(v)
                 continue
-            eff, J, part = K.margin(which, X, Z, gamma, beta, L, kb, kg)
+            eff, J, part = K.margin(which, X, Z, gamma, beta, L, kb, kg, weights=wts)
             effects.append(float(eff))
             jac.append(J @ Jp)
             parts.append(part)

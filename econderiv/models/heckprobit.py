@@ -256,7 +256,8 @@ class HeckProbitResults(ExactLikelihoodResults):
         return _inference.index_margins(
             self.params, self.cov_params(), [m._x[rows], m._z[rows]], m._eq_exog_names,
             lambda p: m._index_params(p), predict, which, at, dummy, desc,
-            (which != "psel", which != "pmargin"), variables)
+            (which != "psel", which != "pmargin"), variables,
+            weights=None if m._w is None else m._w[rows])
 
 
 class HeckProbitResultsWrapper(LikelihoodResultsWrapper):
