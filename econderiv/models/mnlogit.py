@@ -23,7 +23,7 @@ from statsmodels.discrete import discrete_model as smd
 from statsmodels.tools._decorators import cache_readonly
 from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationWarning
 
-from econderiv.models import _inference, _optim
+from econderiv.models import _dask, _data, _inference, _optim
 from econderiv.models._likelihood import row_blocks, single_thread_blas
 from econderiv.models._mnlogit_kernels import (DEFAULT_CHUNK_ROWS, BohningBound, _as_beta,
                                                _log_softmax_rest, bohning_bound,
@@ -60,11 +60,6 @@ SHARED_FIT_KEYWORDS = ("start_params", "method", "maxiter", "disp", "callback", 
 _PATH_KEYWORDS = ("L1_wt", "penalty", "symmetric", "standardize", "penalty_factor",
                   "tol", "accelerate", "screen")
 
-_ROBUST_DESCRIPTIONS = {
-    "HC0": "Standard Errors are heteroscedasticity robust (HC0)",
-    "HC1": "Standard Errors are heteroscedasticity robust (HC1)",
-    "cluster": "Standard Errors are robust to cluster correlation (CRV1)",
-}
 
 
 class MNLogitMargins(smm.DiscreteMargins):
@@ -88,6 +83,11 @@ class MNLogitMargins(smm.DiscreteMargins):
                     count=False):
         at, method = at.lower(), method.lower()
         if dummy or count or atexog is not None or at == "all":
+            if self.results.model._w is not None and at in ("overall", "mean"):
+                raise NotImplementedError(
+                    "weighted averages of marginal effects with dummy, count or atexog are "
+                    "not implemented (statsmodels' code averages unweighted); use the "
+                    "default continuous effects")
             return super().get_margeff(at, method, atexog, dummy, count)
         self._reset()
         smm._check_margeff_args(at, method)
@@ -97,16 +97,18 @@ class MNLogitMargins(smm.DiscreteMargins):
         model = results.model
         beta = np.asarray(results.params).reshape(int(model.K), -1, order="F")
         exog = model.exog
+        w = model._w  # weighted averages, as Stata's margins with weights
         effects_idx = _nonconstant_columns(exog)
         if at != "overall":
             if at == "median":
                 point = np.median(exog, axis=0)
             elif at == "mean":
-                point = _column_means(exog)
+                point = _column_means(exog, w)
             else:  # zero: the constant stays at one
                 point = (~effects_idx).astype(float)
             exog = point[None, :]
-        eff, jac = mnlogit_margins(exog, beta, method)
+        eff, jac = mnlogit_margins(exog, beta, method,
+                                   weights=w if at == "overall" else None)
         cov = jac @ np.asarray(results.cov_params()) @ jac.T
         keep = np.tile(effects_idx, eff.shape[1])
         k = int(effects_idx.sum())
@@ -126,11 +128,11 @@ def _nonconstant_columns(exog) -> np.ndarray:
     return hi > lo
 
 
-def _column_means(exog) -> np.ndarray:
+def _column_means(exog, weights=None) -> np.ndarray:
     total = np.zeros(exog.shape[1])
     for sl in row_blocks(exog.shape[0], 4 * DEFAULT_CHUNK_ROWS):
-        total += exog[sl].sum(axis=0)
-    return total / exog.shape[0]
+        total += (exog[sl].sum(axis=0) if weights is None else weights[sl] @ exog[sl])
+    return total / (exog.shape[0] if weights is None else float(np.sum(weights)))
 
 
 class MNLogitResults(smd.MultinomialResults):
@@ -233,11 +235,43 @@ class MNLogit(smd.MNLogit):
 
     def __init__(self, endog, exog, check_rank=True, chunksize=None, **kwargs):
         self.chunksize = chunksize
+        wspec = _data.pop_weights(kwargs, "MNLogit")
         if kwargs.get("missing", "none") in (None, "none"):
             _precheck(endog, exog)
         super().__init__(endog, exog, check_rank=check_rank, **kwargs)
         self._init_keys.append("chunksize")
         self._validate()
+        self._init_weights(wspec)
+
+    # -- weights ---------------------------------------------------------------
+    _w = None
+    weights = None
+    weight_type = None
+
+    def _init_weights(self, spec) -> None:
+        """Frequency, sampling or importance weights (see
+        :func:`econderiv.models._data.prepare_weights`), aligned like the data;
+        the log-likelihood, score, Hessian and Böhning's bound are weighted
+        sums, and ``nobs`` is the sum of frequency or importance weights."""
+        n = self.exog.shape[0]
+        kept, labels = self._kept_rows()
+        w = _data.prepare_weights(spec, n, kept, labels)
+        if w is None:
+            return
+        self.weights = self._w = w.values
+        self.weight_type = w.kind
+        self._bohning = None
+        setattr(self, w.keyword, w.values)
+        self._init_keys.append(w.keyword)
+        self.df_resid = w.nobs - self.df_model - (self.J - 1)
+
+    @property
+    def wnobs(self) -> float:
+        """Observations: the rows, or the sum of frequency / importance weights."""
+        n = float(self.exog.shape[0])
+        if self._w is None or self.weight_type == "prob":
+            return n
+        return float(self._w.sum())
 
     def initialize(self):
         """As statsmodels' ``MultinomialModel.initialize``, with the rank of
@@ -277,7 +311,10 @@ class MNLogit(smd.MNLogit):
         categorical column (statsmodels needs numeric codes). Its categories are
         ordered as ``pd.Categorical`` orders them (sorted, or the declared order
         of an ordered categorical); the first is the base. The category labels
-        appear in the parameter names."""
+        appear in the parameter names. A dask DataFrame selects the distributed
+        backend (:mod:`econderiv.models._dask`)."""
+        if _dask.is_dask(data):  # data larger than memory: the distributed backend
+            return _dask.from_formula(cls, formula, data, subset=subset, **kwargs)
         lhs = formula.split("~", 1)[0].strip() if isinstance(formula, str) else None
         labels = None
         if (lhs is not None and isinstance(data, pd.DataFrame) and lhs in data.columns
@@ -288,6 +325,8 @@ class MNLogit(smd.MNLogit):
             data = data.copy()
             data[lhs] = codes
             labels = [str(c) for c in cat.categories]
+        if isinstance(data, pd.DataFrame):
+            _data.formula_weights(kwargs, data)
         mod = super().from_formula(formula, data, subset, drop_cols, *args, **kwargs)
         if labels is not None:
             mod._ynames_map = {k: labels[int(v)] for k, v in mod._ynames_map.items()}
@@ -319,6 +358,8 @@ class MNLogit(smd.MNLogit):
         """The fixed Böhning bound of this design (X'X factored once)."""
         if getattr(self, "_bohning", None) is None:
             xtx = getattr(self, "_xtx", None)
+            if self._w is not None:
+                xtx = gram(self.exog, weights=self._w)  # X'WX
             self._bohning = BohningBound(gram(self.exog) if xtx is None else xtx,
                                          int(self.J), names=list(self.exog_names))
         return self._bohning
@@ -328,6 +369,11 @@ class MNLogit(smd.MNLogit):
         return self.bohning.matrix()
 
     # -- derivatives ---------------------------------------------------------
+    @staticmethod
+    def _partition_block_data(ys, Xs):
+        """The kernels' data of one dask partition: ``(exog, category codes)``."""
+        return Xs[0], ys[0].astype(np.intp)
+
     def _beta(self, params):
         return _as_beta(params, int(self.K), int(self.J))
 
@@ -357,7 +403,8 @@ class MNLogit(smd.MNLogit):
     def loglike_and_score(self, params):
         """Log-likelihood and score in one pass over the data (block by block)."""
         beta = self._beta(params)
-        ll, grad = mnlogit_loglike_score(self.exog, self.endog, beta, self.chunksize)
+        ll, grad = mnlogit_loglike_score(self.exog, self.endog, beta, self.chunksize,
+                                         weights=self._w)
         return ll, grad.ravel(order="F")
 
     def hessian(self, params):
@@ -366,11 +413,13 @@ class MNLogit(smd.MNLogit):
         Square ``(p(J-1), p(J-1))`` in params order; symmetric by construction;
         summed over row blocks.
         """
-        return mnlogit_hessian(self.exog, self.endog, self._beta(params))
+        return mnlogit_hessian(self.exog, self.endog, self._beta(params), weights=self._w)
 
     def loglikeobs(self, params):
-        """``d_ij log P_ij``, an ``n x J`` array as in statsmodels (stable)."""
-        return mnlogit_loglikeobs(self.exog, self.endog, self._beta(params), self.chunksize)
+        """``d_ij log P_ij``, an ``n x J`` array as in statsmodels (stable);
+        times ``w_i`` with weights (the contributions to ``loglike``)."""
+        out = mnlogit_loglikeobs(self.exog, self.endog, self._beta(params), self.chunksize)
+        return out if self._w is None else out * self._w[:, None]
 
     def score_obs(self, params):
         """Per-observation scores ``(d_ij - P_ij) x_i``, ``n x p(J-1)`` (stable).
@@ -381,11 +430,13 @@ class MNLogit(smd.MNLogit):
         eta = self.exog @ beta
         _, prob = _log_softmax_rest(eta)
         resid = self.wendog[:, 1:] - prob
+        if self._w is not None:  # contributions w_i s_i to the score
+            resid = resid * self._w[:, None]
         return (resid[:, :, None] * self.exog[:, None, :]).reshape(len(eta), -1)
 
     # -- fitting -------------------------------------------------------------
     def fit(self, start_params=None, method="bohning", maxiter=None, full_output=True,
-            disp=False, callback=None, retall=False, cov_type="nonrobust", cov_kwds=None,
+            disp=False, callback=None, retall=False, cov_type=None, cov_kwds=None,
             use_t=None, tol=None, gtol=None, skip_hessian=False, accelerate=True, **kwargs):
         """Fit the multinomial logit by maximum likelihood.
 
@@ -474,6 +525,8 @@ class MNLogit(smd.MNLogit):
                               f"MNLogit.fit(method={method!r})")
         if maxiter is not None:
             maxiter = _optim.check_maxiter(maxiter)
+        if cov_type is None and self.weight_type == "prob":
+            cov_type, cov_kwds = "HC1", dict(cov_kwds or {}, correction="stata")
         cov_type, cov_kwds = _inference.check_cov_type(cov_type, cov_kwds)
         if method != "bohning" and accelerate is not True:
             raise ValueError("accelerate applies only to method='bohning'")
@@ -508,10 +561,12 @@ class MNLogit(smd.MNLogit):
                     retall=retall, skip_hessian=skip_hessian,
                     warn_convergence=warn_convergence, **opts, **kwargs,
                     **({} if method in _optim.STATSMODELS_METHODS
-                       else {"extra_fit_funcs": _optim.FIT_FUNCS, "nobs": self.exog.shape[0]}))
+                       else {"extra_fit_funcs": _optim.FIT_FUNCS, "nobs": self.wnobs}))
             mlefit.params = mlefit.params.reshape(int(self.K), -1, order="F")
             res = MNLogitResults(self, mlefit)
-            res._category_counts = np.bincount(self.endog, minlength=int(self.J))
+            res._category_counts = np.bincount(self.endog, weights=self._w,
+                                               minlength=int(self.J))
+            res.nobs = self.wnobs
             if use_t is not None:
                 res.use_t = use_t
             self._set_cov(res, cov_type, cov_kwds, use_t)
@@ -537,7 +592,7 @@ class MNLogit(smd.MNLogit):
     def _fit_bohning(self, start, maxiter, disp, callback, retall, accelerate, tol, gtol,
                      skip_hessian, warn_convergence):
         bound = self.bohning
-        X, y, chunk = self.exog, self.endog, self.chunksize
+        X, y, chunk, w = self.exog, self.endog, self.chunksize, self._w
         allvecs = [start.copy()] if retall else None
 
         def cb(beta):
@@ -556,11 +611,14 @@ class MNLogit(smd.MNLogit):
         if stride >= 2:
             n_sub = len(range(0, n, stride))
 
-            def approx(b):
-                return mnlogit_hessian(X[::stride], y[::stride], b) * (n / n_sub)
+            w_sub = None if w is None else w[::stride]
+            scale = n / n_sub if w is None else float(w.sum() / w_sub.sum())
 
-        out = fit_bohning(lambda b: mnlogit_loglike_score(X, y, b, chunk), bound,
-                          self._beta(start), hessian=lambda b: mnlogit_hessian(X, y, b),
+            def approx(b):
+                return mnlogit_hessian(X[::stride], y[::stride], b, weights=w_sub) * scale
+
+        out = fit_bohning(lambda b: mnlogit_loglike_score(X, y, b, chunk, weights=w), bound,
+                          self._beta(start), hessian=lambda b: mnlogit_hessian(X, y, b, weights=w),
                           hessian_approx=approx, accelerate=accelerate, maxiter=maxiter,
                           tol=tol, gtol=gtol, callback=cb)
         beta = out["params"]
@@ -570,11 +628,11 @@ class MNLogit(smd.MNLogit):
             # or, when there is none, a fresh one at the estimate
             hess = out["hessian"]
             if hess is None:
-                hess = mnlogit_hessian(X, y, beta)
+                hess = mnlogit_hessian(X, y, beta, weights=w)
                 out["hcalls"] += 1
             cov = _optim.inverse_information(hess, stacklevel=5)
         retvals = {
-            "fopt": -out["llf"] / n,
+            "fopt": -out["llf"] / self.wnobs,
             "iterations": out["iterations"],
             "fcalls": out["fcalls"],
             "hcalls": out["hcalls"],
@@ -736,47 +794,63 @@ class MNLogit(smd.MNLogit):
 
     # -- covariance ----------------------------------------------------------
     def _set_cov(self, res, cov_type, cov_kwds, use_t):
-        if cov_type == "nonrobust":
-            res.cov_type = "nonrobust"
+        """Every covariance of :func:`econderiv.models._inference.covariance`,
+        with the meats summed block by block (the ``n x p(J-1)`` score matrix
+        is never formed). The expected information equals the observed one
+        here (the Hessian does not involve the outcome)."""
+        if cov_type in ("nonrobust", "eim"):
+            res.cov_type = cov_type
             res.cov_kwds = {"description": "Standard Errors assume that the covariance "
                             "matrix of the errors is correctly specified."}
+            if self.weight_type == "prob":
+                warnings.warn("cov_type='nonrobust' with prob_weights: the inverse Hessian of "
+                              "a sampling-weighted likelihood is not a valid covariance "
+                              "(Stata does not allow it). Use the default (HC1 with Stata's "
+                              "factor) or 'cluster'.", RuntimeWarning,
+                              stacklevel=_data.user_stacklevel())
             return
-        if res.normalized_cov_params is None:
+        if res.normalized_cov_params is None and cov_type != "opg":
             raise ValueError(f"cov_type={cov_type!r} needs the inverse Hessian, which is not "
                              "available (skip_hessian=True or a singular Hessian)")
         kw = dict(cov_kwds)
         beta = np.asarray(res.params).reshape(int(self.K), -1, order="F")
-        bread = np.asarray(res.normalized_cov_params)  # (-H)^{-1}
-        nobs, k = self.exog.shape[0], bread.shape[0]
-        res.cov_type = cov_type
-        use_t_now = res.use_t if use_t is None else use_t
-        res.cov_kwds = {"use_t": use_t_now}
-        adjust_df = False
-        if cov_type in ("HC0", "HC1"):
-            meat = mnlogit_score_outer(self.exog, self.endog, beta)
-            cov = bread @ meat @ bread
-            if cov_type == "HC1":
-                cov *= nobs / float(nobs - k)
-        else:
-            groups = kw["groups"]
-            use_correction = kw.get("use_correction", True)
-            df_correction = kw.get("df_correction", None)
+        bread = res.normalized_cov_params  # (-H)^{-1}
+        k = int(self.K) * (int(self.J) - 1)
+        w, kind = self._w, self.weight_type
+        X, y = self.exog, self.endog
+        n_groups = None
+        if cov_type == "cluster":
             kept, labels = self._kept_rows()
-            codes, n_groups = _inference.cluster_codes(groups, nobs, kept=kept,
+            codes, n_groups = _inference.cluster_codes(kw["groups"], X.shape[0], kept=kept,
                                                        row_labels=labels)
-            meat = mnlogit_cluster_meat(self.exog, self.endog, beta, codes)
-            cov = bread @ meat @ bread
-            if use_correction:
-                cov *= n_groups / (n_groups - 1.0) * ((nobs - 1.0) / float(nobs - k))
-            res.cov_kwds.update(groups=groups, use_correction=use_correction)
-            adjust_df = df_correction is not False
+            kw["groups"] = codes
+
+        def meat(codes):
+            if codes is not None:
+                return mnlogit_cluster_meat(X, y, beta, codes, weights=w)
+            # frequency weights: w_i s_i s_i'; sampling / importance: (w_i s_i)(w_i s_i)'
+            mult = None if w is None else (w if kind == "freq" else w * w)
+            return mnlogit_score_outer(X, y, beta, weights=mult)
+
+        cov, description = _inference.covariance(
+            None, None, w, kind, cov_type, kw, self.wnobs, k,
+            bread=None if bread is None else np.asarray(bread), meat=meat)
+        use_t_now = res.use_t if use_t is None else use_t
+        res.cov_type = cov_type
+        res.cov_kwds = {"use_t": use_t_now, "description": description}
+        adjust_df = False
+        if cov_type == "cluster":
+            res.cov_kwds.update(groups=cov_kwds["groups"],
+                                use_correction=kw.get("use_correction", True))
+            adjust_df = kw.get("df_correction", None) is not False
             res.n_groups = n_groups
             if adjust_df:
-                res.df_resid_inference = n_groups - 1
+                res.df_resid_inference = int(np.min(n_groups)) - 1
         res.cov_kwds["adjust_df"] = adjust_df
         res.cov_kwds["scaling_factor"] = None
-        res.cov_kwds["description"] = _ROBUST_DESCRIPTIONS[cov_type]
-        res.cov_params_default = 0.5 * (cov + cov.T)
+        if cov is None:
+            cov = np.full((k, k), np.nan)
+        res.cov_params_default = cov
         res.use_t = use_t_now
 
     def _kept_rows(self):
