@@ -265,9 +265,8 @@ def signed_hazard(w, d) -> tuple[np.ndarray, np.ndarray]:
     (``1 - var(u | d)``), in (0, 1)."""
     w = np.asarray(w, dtype=float)
     q = 2.0 * np.asarray(d, dtype=float) - 1.0
-    h = q * mills_ratio(q * w)
-    delta = -mills_ratio_deriv(q * w, 1)  # = lambda(qw)(lambda(qw) + qw) = h (h + w)
-    return h, delta
+    lam, dlam = _lam_dlam(q * w)  # one evaluation of the ratio for both
+    return q * lam, -dlam  # -lambda'(qw) = lambda(qw)(lambda(qw) + qw) = h (h + w)
 
 
 @dataclass
