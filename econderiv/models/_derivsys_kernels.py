@@ -488,9 +488,16 @@ def simulate_nonlinear(spec: SystemSpec, theta, s0, t, w, sensitivities=False,
     return states, Y[:, ns:].reshape(n, ns, p + ns)
 
 
+#: a linear system sampled with more distinct steps than this is integrated
+#: (one block matrix exponential per distinct step costs more than the
+#: compiled integration of the whole record)
+MAX_EXPM_STEPS = 16
+
+
 def simulate(spec, theta, s0, t, w, sensitivities=False):
-    """Dispatch to :func:`simulate_linear` or :func:`simulate_nonlinear`."""
-    if spec.is_linear:
+    """Dispatch to :func:`simulate_linear` (linear, few distinct steps) or
+    :func:`simulate_nonlinear`."""
+    if spec.is_linear and step_classes(t)[0].size <= MAX_EXPM_STEPS:
         return simulate_linear(spec, np.asarray(theta, float), s0, t, w, sensitivities)
     return simulate_nonlinear(spec, theta, s0, t, w, sensitivities)
 
