@@ -104,6 +104,7 @@ __all__ = [
     "signed_hazard",
     "TwoStep",
     "treatment_twostep",
+    "twostep_moments",
     "prediction",
     "EFFECTS",
     "effects",
@@ -288,7 +289,7 @@ class TwoStep:
     resid: np.ndarray
 
 
-def treatment_twostep(y, X, d, Z, probit=None) -> TwoStep:
+def treatment_twostep(y, X, d, Z, probit=None, weights=None) -> TwoStep:
     """Maddala's two-step estimator with the corrected covariance (module notes).
 
     Parameters
@@ -297,29 +298,35 @@ def treatment_twostep(y, X, d, Z, probit=None) -> TwoStep:
     d : (n,) 0/1 treatment;  Z : (n, k_z) treatment design.
     probit : tuple, optional
         ``(gamma, cov, llf, converged)`` of a probit already fitted.
+    weights : (n,) array, optional
+        Row weights: a weighted probit, then weighted least squares; the
+        corrected covariance is then the formula on the data expanded by
+        frequency weights (``X*'WX*`` for ``X*'X*``, ``mean_W`` for ``mean``).
     """
     y, X, Z = (np.asarray(a, dtype=float) for a in (y, X, Z))
     d = np.asarray(d, dtype=float)
-    gamma, Vg, probit_llf, probit_conv = probit_fit(d, Z) if probit is None else probit
+    v = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=float)
+    gamma, Vg, probit_llf, probit_conv = (probit_fit(d, Z, weights=weights) if probit is None
+                                          else probit)
     w = Z @ gamma
     h, delta = signed_hazard(w, d)
     Xs = np.column_stack([X, h])
-    XtX_inv = np.linalg.inv(Xs.T @ Xs)
-    coef = XtX_inv @ (Xs.T @ y)
+    XtX_inv = np.linalg.inv((Xs.T * v) @ Xs)
+    coef = XtX_inv @ (Xs.T @ (v * y))
     resid = y - Xs @ coef
-    n = len(y)
+    n = float(v.sum())
     b_h = float(coef[-1])
-    sigma = float(np.sqrt(resid @ resid / n + b_h ** 2 * delta.mean()))
+    sigma = float(np.sqrt(((v * resid) @ resid + b_h ** 2 * (v @ delta)) / n))
     rho_raw = b_h / sigma
     rho = float(np.clip(rho_raw, -1.0, 1.0))
     if rho != rho_raw:
         sigma = abs(b_h)
     rho2 = rho * rho
-    XDZ = (Xs.T * delta) @ Z
-    middle = (Xs.T * (1.0 - rho2 * delta)) @ Xs + rho2 * XDZ @ Vg @ XDZ.T
+    XDZ = (Xs.T * (v * delta)) @ Z
+    middle = (Xs.T * (v * (1.0 - rho2 * delta))) @ Xs + rho2 * XDZ @ Vg @ XDZ.T
     V_out = sigma ** 2 * XtX_inv @ middle @ XtX_inv
     # cov(outcome block, gamma): the outcome estimates move with gamma through
-    # h, d b / d gamma = b_h (X*'X*)^-1 X*' D Z
+    # h, d b / d gamma = b_h (X*'WX*)^-1 X*'W D Z
     V_cross = b_h * XtX_inv @ XDZ @ Vg
     kz = Z.shape[1]
     k = kz + Xs.shape[1]
@@ -330,6 +337,37 @@ def treatment_twostep(y, X, d, Z, probit=None) -> TwoStep:
     cov[:kz, kz:] = V_cross.T
     return TwoStep(np.concatenate([gamma, coef]), cov, Vg, probit_llf, probit_conv, sigma,
                    rho, float(rho_raw), h, resid)
+
+
+def twostep_moments(ts: TwoStep, y, X, d, Z, weights=None):
+    """The two-step estimator as a stacked M-estimator, for robust covariances.
+
+    Moments: the probit score ``q_i lambda(q_i z_i'gamma) z_i`` and the
+    normal equations ``x*_i (y_i - x*_i'b)``, ``x*_i = (x_i, h_i)``. Returns
+    ``(G, J)``: the per-row moments ``(n, k)`` (unweighted) and the Jacobian
+    ``J = d sum_i w_i g_i / d theta'`` (block lower triangular; ``dh_i/dgamma
+    = -delta_i z_i``), so that the sandwich is ``J^-1 M J^-T``.
+    """
+    Z = np.asarray(Z, dtype=float)
+    d = np.asarray(d, dtype=float)
+    n, kz = Z.shape
+    gamma, b = ts.params[:kz], ts.params[kz:]
+    v = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
+    q = 2.0 * d - 1.0
+    lam_q, dlam_q = _lam_dlam(q * (Z @ gamma))
+    h, delta = q * lam_q, -dlam_q
+    Xs = np.column_stack([np.asarray(X, float), h])
+    e = np.asarray(y, float) - Xs @ b
+    kx = Xs.shape[1]
+    G = np.empty((n, kz + kx))
+    G[:, :kz] = Z * (q * lam_q)[:, None]
+    G[:, kz:] = Xs * e[:, None]
+    J = np.zeros((kz + kx, kz + kx))
+    J[:kz, :kz] = (Z.T * (v * dlam_q)) @ Z
+    J[kz:, :kz] = (Xs.T * (v * delta * b[-1])) @ Z  # through e_i
+    J[-1, :kz] -= (v * delta * e) @ Z  # through the h column of x*_i
+    J[kz:, kz:] = -(Xs.T * v) @ Xs
+    return G, J
 
 
 # ---------------------------------------------------------------------------

@@ -273,7 +273,8 @@ class EndogenousTreatment(ExactLikelihoodModel):
     def _twostep(self) -> K.TwoStep:
         if self._twostep_cache is None:
             with single_thread_blas():
-                self._twostep_cache = K.treatment_twostep(self._y, self._X, self._d, self._Z)
+                self._twostep_cache = K.treatment_twostep(self._y, self._X, self._d, self._Z,
+                                                          weights=self._w)
         return self._twostep_cache
 
     @property
@@ -296,7 +297,7 @@ class EndogenousTreatment(ExactLikelihoodModel):
         "Hessian.\n", "Hessian.\n\n        The default start is the two-step estimate (rho clamped into "
         "(-0.95, 0.95)).\n        Maddala's two-step estimator is :meth:`fit_twostep`.\n", 1)
 
-    def fit_twostep(self, cov_type: str = "nonrobust", **kwargs):
+    def fit_twostep(self, cov_type=None, cov_kwds=None, **kwargs):
         """Maddala's two-step estimator (Stata's ``etregress, twostep``).
 
         Probit of the treatment, then OLS of ``y`` on the outcome regressors
@@ -306,24 +307,33 @@ class EndogenousTreatment(ExactLikelihoodModel):
         :mod:`econderiv.models._treatment_kernels`). Parameters
         ``treatment:...``, ``outcome:...``, ``lambda`` (the coefficient on
         ``h``, ``= rho sigma``); ``rho`` and ``sigma`` are the consistent
-        estimators, without standard errors, as in Stata.
+        estimators, without standard errors, as in Stata. With weights, a
+        weighted probit and weighted least squares.
 
         Parameters
         ----------
-        cov_type : {"nonrobust"}
-            The corrected covariance assumes homoskedastic normal errors;
-            robust, cluster and weighted fits are available with :meth:`fit`.
+        cov_type : {"nonrobust", "HC0", "HC1", "cluster"}, optional
+            ``"nonrobust"`` (the default without sampling weights): the
+            corrected covariance, which assumes homoskedastic normal errors.
+            The robust types treat the two steps as one stacked M-estimator
+            (:func:`~econderiv.models._treatment_kernels.twostep_moments`) and
+            take the sandwich; with ``prob_weights`` the default is ``"HC1"``
+            with Stata's ``N/(N-1)``. ``cov_kwds`` as in :meth:`fit`.
         """
-        _optim.check_keywords(kwargs, ("cov_type",), "EndogenousTreatment.fit_twostep() "
-                              "(closed form; optimizer keywords belong to fit())")
-        if cov_type is not None and str(cov_type).lower() != "nonrobust":
-            raise ValueError(
-                f"cov_type={cov_type!r} is not available with fit_twostep(): the corrected "
-                "two-step covariance assumes homoskedastic normal errors (as Stata's "
-                "etregress, twostep). Use fit(cov_type=...) (ML).")
-        if self.weights is not None:
-            raise ValueError("fit_twostep() does not take weights (nor does Stata's "
-                             "etregress, twostep); use fit() (ML) for a weighted fit")
+        _optim.check_keywords(kwargs, (), "EndogenousTreatment.fit_twostep() (closed form; "
+                              "optimizer keywords belong to fit())")
+        if cov_type is None and self.weight_type == "prob":
+            cov_type, cov_kwds = "HC1", dict(cov_kwds or {}, correction="stata")
+        cov_type, cov_kwds = _inference.check_cov_type(cov_type, cov_kwds)
+        if cov_type in ("opg", "eim"):
+            raise ValueError(f"cov_type={cov_type!r} is not available with fit_twostep() (it "
+                             "is not a likelihood estimator); use 'nonrobust', 'HC0', 'HC1' "
+                             "or 'cluster'")
+        n_groups = None
+        if cov_type == "cluster":
+            codes, n_groups = _inference.cluster_codes(cov_kwds["groups"], int(self._nrows),
+                                                       self._kept, self.row_labels)
+            cov_kwds = dict(cov_kwds, groups=codes)
         ts = self._twostep()
         if ts.rho != ts.rho_untruncated:
             warnings.warn(
@@ -338,8 +348,17 @@ class EndogenousTreatment(ExactLikelihoodModel):
         view = copy.copy(self)  # the same model under the two-step parameter names
         view.data = copy.copy(self.data)
         view.param_names = view.data.param_names = self.param_names[:-2] + ["lambda"]
-        return EndogenousTreatmentTwoStepResultsWrapper(
-            EndogenousTreatmentTwoStepResults(view, ts.params, ts.cov, ts))
+        cov, description = ts.cov, "Maddala's two-step covariance, corrected for the hazard"
+        if cov_type != "nonrobust":
+            G, J = K.twostep_moments(ts, self._y, self._X, self._d, self._Z, self._w)
+            cov, description = _inference.covariance(
+                None, G, self._w, self.weight_type, cov_type, cov_kwds, float(self.nobs),
+                len(ts.params), bread=-np.linalg.inv(J))
+        res = EndogenousTreatmentTwoStepResults(view, ts.params, cov, ts)
+        res.cov_type = cov_type
+        res.cov_kwds = dict(cov_kwds, description=description)
+        res.n_groups = n_groups
+        return EndogenousTreatmentTwoStepResultsWrapper(res)
 
     # -- designs: potential outcomes, new data ---------------------------------------
     def _switched(self, X, raw, value: int):
@@ -607,7 +626,8 @@ class _TreatmentResultsMixin:
                 "psel": f"P({dn} = 1)"}[which]
         return _inference.index_margins(np.asarray(self.params, float), self.cov_params(),
                                         designs, names, index_params, predict, which, at,
-                                        dummy, desc, uses=uses, variables=variables)
+                                        dummy, desc, uses=uses, variables=variables,
+                                        weights=m.weights)
 
     def _summary(self, title, method, estimation_blocks, ancillary_title, notes, alpha):
         m = self.model
@@ -672,14 +692,12 @@ class EndogenousTreatmentTwoStepResults(_TreatmentResultsMixin, LikelihoodModelR
     """
 
     method = "twostep"
+    n_groups = None
 
     def __init__(self, model, params, cov, twostep: K.TwoStep):
         self.twostep = twostep
         self.nobs, self.df_model, self.df_resid = model.nobs, model.df_model, model.df_resid
         super().__init__(model, params, cov, scale=1.0)
-        self.cov_type = "nonrobust"
-        self.cov_kwds = {"description": "Maddala's two-step covariance, corrected for the "
-                                        "estimated hazard"}
 
     llf = aic = bic = float("nan")
     wald_test_terms = ExactLikelihoodResults.wald_test_terms

@@ -251,18 +251,49 @@ def test_twostep_covariance_equals_the_murphy_topel_form(fitted):
 
 def test_twostep_errors_and_ml_start(fitted):
     df, mod, _ = fitted
-    with pytest.raises(ValueError, match="cov_type"):
-        mod.fit_twostep(cov_type="HC0")
+    with pytest.raises(ValueError, match="not available with fit_twostep"):
+        mod.fit_twostep(cov_type="opg")
     with pytest.raises(TypeError):
         mod.fit_twostep(maxiter=5)
     with pytest.raises(ValueError, match="fit_twostep"):
         mod.fit(method="twostep")
-    w = EndogenousTreatment.from_formula("y ~ x + d", df, treatment="d ~ x + z",
-                                         freq_weights=np.ones(len(df)))
-    with pytest.raises(ValueError, match="weights"):
-        w.fit_twostep()
     ts = mod.fit_twostep()
     np.testing.assert_allclose(mod.start_params[:6], np.asarray(ts.params)[:6])
+
+
+def test_twostep_moments_jacobian_and_robust_covariance(fitted):
+    df, mod, _ = fitted
+    ts = mod._twostep()
+    w = np.random.default_rng(2).uniform(0.5, 2.0, size=len(df))
+    G, J = K.twostep_moments(ts, mod._y, mod._X, mod._d, mod._Z, w)
+
+    def summed(theta):
+        t = K.TwoStep(theta, ts.cov, ts.gamma_cov, 0.0, True, 1.0, 0.0, 0.0, None, None)
+        return w @ K.twostep_moments(t, mod._y, mod._X, mod._d, mod._Z)[0]
+
+    Jn = approx_fprime(np.asarray(ts.params), summed, centered=True)
+    np.testing.assert_allclose(J, Jn, rtol=1e-5, atol=1e-5 * np.abs(J).max())
+    # the moments are zero at the estimates (probit score, normal equations)
+    assert np.abs(G.sum(axis=0)).max() < 1e-6 * len(df)
+    hc0 = mod.fit_twostep(cov_type="HC0")
+    Ji = np.linalg.inv(J := K.twostep_moments(ts, mod._y, mod._X, mod._d, mod._Z)[1])
+    G0 = K.twostep_moments(ts, mod._y, mod._X, mod._d, mod._Z)[0]
+    np.testing.assert_allclose(np.asarray(hc0.cov_params()), Ji @ G0.T @ G0 @ Ji.T,
+                               rtol=1e-8)
+    cl = mod.fit_twostep(cov_type="cluster", cov_kwds={"groups": np.arange(len(df)) // 5})
+    assert np.all(np.isfinite(cl.bse)) and cl.n_groups == len(df) // 5
+
+
+def test_weighted_twostep_equals_repeated_rows():
+    df = frame(300, seed=8)
+    f = np.random.default_rng(3).integers(1, 4, size=len(df))
+    big = df.loc[df.index.repeat(f)].reset_index(drop=True)
+    a = EndogenousTreatment.from_formula("y ~ x + d", df, treatment="d ~ x + z",
+                                         freq_weights=f).fit_twostep()
+    b = EndogenousTreatment.from_formula("y ~ x + d", big, treatment="d ~ x + z").fit_twostep()
+    np.testing.assert_allclose(a.params, b.params, rtol=1e-7)
+    np.testing.assert_allclose(a.bse, b.bse, rtol=1e-6)
+    assert a.rho == pytest.approx(b.rho, rel=1e-8)
 
 
 # ---------------------------------------------------------------------------
@@ -390,3 +421,24 @@ def test_bad_input_errors():
         EndogenousTreatment(y[:-1], X, d, Z)
     with pytest.raises(ValueError, match="rank deficient"):
         EndogenousTreatment(y, np.column_stack([X, X[:, 1]]), d, Z)
+
+
+def test_shared_fit_api_and_weight_defaults():
+    df = frame(300, seed=13)
+    mod = EndogenousTreatment.from_formula("y ~ x + d", df, treatment="d ~ x + z")
+    with pytest.raises(TypeError, match="weights"):
+        EndogenousTreatment.from_formula("y ~ x + d", df, treatment="d ~ x + z",
+                                         weights=np.ones(len(df)))
+    with pytest.raises((TypeError, ValueError), match="maxiterr|maxiter"):
+        mod.fit(maxiterr=5)
+    opg = mod.fit(cov_type="opg")
+    assert opg.cov_type == "opg" and np.all(np.isfinite(opg.bse))
+    pw = EndogenousTreatment.from_formula("y ~ x + d", df, treatment="d ~ x + z",
+                                          prob_weights=np.full(len(df), 2.0))
+    r = pw.fit()
+    assert r.cov_type == "HC1"  # Stata's vce(robust) is the default with pweights
+    assert pw.fit_twostep().cov_type == "HC1"
+    # constant sampling weights change nothing but the scale of the likelihood
+    np.testing.assert_allclose(r.params, mod.fit().params, rtol=1e-8, atol=1e-10)
+    me = r.get_margeff("psel")
+    assert np.all(np.isfinite(me.margeff_se))
