@@ -47,9 +47,14 @@ import numpy as np
 import pandas as pd
 from scipy import linalg, optimize, stats
 
-from econderiv.models import _derivreg_fourier
+from statsmodels.base import wrapper as wrap
+from statsmodels.base.model import Model
+
+from econderiv.models import _data, _derivreg_fourier
 from econderiv.models import _derivreg_kernels as K
 from econderiv.models._optim import check_keywords, check_maxiter, closest
+from econderiv.models._timeseries import (DerivativeResults, DerivativeResultsWrapper,
+                                          as_seconds, check_increasing)
 
 __all__ = ["DerivativeRegression", "DerivativeRegressionResults"]
 
@@ -119,6 +124,23 @@ _FUNC = re.compile(r"^(sign|abs)\((?:D(\d+)\.)?(\w+)\)$")
 _DRAG = re.compile(r"^(?:D(\d+)\.)?(\w+)\*abs\((?:D(\d+)\.)?(\w+)\)$")
 
 
+# module-level functions (not lambdas), so that models and results pickle
+def _power(v, p):
+    return v**p
+
+
+def _power_deriv(v, p):
+    return p * v**(p - 1)
+
+
+def _drag(v):
+    return v * np.abs(v)
+
+
+def _drag_deriv(v):
+    return 2 * np.abs(v)
+
+
 def parse_nonlinear(term, endog_name, order):
     """Turn a nonlinear term into a :class:`NonlinearTerm`.
 
@@ -148,26 +170,26 @@ def parse_nonlinear(term, endog_name, order):
         if p < 2:
             raise ValueError(f"nonlinear term {term!r}: power must be >= 2")
         return K.NonlinearTerm(f"{_deriv_name(k, endog_name)}^{p}", k,
-                               lambda v, p=p: v**p, lambda v, p=p: p * v**(p - 1))
+                               functools.partial(_power, p=p),
+                               functools.partial(_power_deriv, p=p))
     mt = _FUNC.match(s)
     if mt and mt.group(3) in names:
         k = kk(mt.group(2))
         nm = f"{mt.group(1)}({_deriv_name(k, endog_name)})"
         if mt.group(1) == "sign":
-            return K.NonlinearTerm(nm, k, np.sign, lambda v: np.zeros_like(v))
+            return K.NonlinearTerm(nm, k, np.sign, np.zeros_like)
         return K.NonlinearTerm(nm, k, np.abs, np.sign)
     mt = _DRAG.match(s)
     if mt and mt.group(2) in names and mt.group(4) in names and mt.group(1) == mt.group(3):
         k = kk(mt.group(1))
         dn = _deriv_name(k, endog_name)
-        return K.NonlinearTerm(f"{dn}*abs({dn})", k, lambda v: v * np.abs(v),
-                               lambda v: 2 * np.abs(v))
+        return K.NonlinearTerm(f"{dn}*abs({dn})", k, _drag, _drag_deriv)
     raise ValueError(f"cannot parse nonlinear term {term!r}; use 'x^2', 'D1.x^3', "
                      "'sign(D1.x)', 'abs(x)', 'D1.x*abs(D1.x)' or a tuple "
                      "(name, k, func, deriv)")
 
 
-class DerivativeRegression:
+class DerivativeRegression(Model):
     """Estimate the coefficients of ``x^(m) = sum_j theta_j g_j`` from samples of x.
 
     Parameters
@@ -204,37 +226,62 @@ class DerivativeRegression:
     >>> res.params          # D1.x, u, const
     """
 
-    def __init__(self, endog, time, order=2, derivs=(1,), exog=None, trend="c",
+    def __init__(self, endog, time=None, order=2, derivs=(1,), exog=None, trend="c",
                  nonlinear=None):
-        self.endog_name = getattr(endog, "name", None) or "x"
-        if not isinstance(self.endog_name, str):
-            self.endog_name = str(self.endog_name)
-        y = np.asarray(endog, dtype=float)
-        if y.ndim != 1:
-            y = y.squeeze()
-            if y.ndim != 1:
-                raise ValueError(f"endog must be one-dimensional, got shape {np.shape(endog)}")
+        y, endog_name, y_index = _data.as_vector(endog, "endog", "x")
+        self.endog_name = endog_name
+        if time is None:
+            if y_index is None or not (isinstance(y_index, (pd.DatetimeIndex,
+                                                            pd.TimedeltaIndex))
+                                       or pd.api.types.is_numeric_dtype(y_index.dtype)):
+                raise ValueError("give time (the sample times), or endog as a pandas Series "
+                                 "indexed by its times (numbers, datetimes or timedeltas)")
+            time = y_index.to_series(index=y_index)
+        t, axis, t_index = as_seconds(time, "time")
+        if exog is None:
+            u, exog_names, u_index = np.zeros((y.size, 0)), [], None
+        elif isinstance(exog, (pd.Series, pd.DataFrame)):
+            if isinstance(exog, pd.Series) and exog.name is None:
+                exog = exog.rename("u")
+            u, exog_names, u_index = _data.as_matrix(exog, "exog")
+        else:
+            u = np.asarray(exog, dtype=float)
+            u = u[:, None] if u.ndim == 1 else u
+            if u.ndim != 2:
+                raise ValueError(f"exog must be 1-D or 2-D, got shape {np.shape(exog)}")
+            exog_names = ["u"] if u.shape[1] == 1 else [f"u{i + 1}" for i in
+                                                         range(u.shape[1])]
+            u_index = None
+        # pandas inputs are matched by index label, never paired by position
+        inputs = [("endog", y, y_index), ("time", t, t_index)]
+        if exog is not None:
+            inputs.append(("exog", u, u_index))
+        aligned, index = _data.align_inputs(inputs)
+        y, t = aligned[:2]
+        if exog is not None:
+            u = aligned[2]
         n = y.size
-        t = np.asarray(time, dtype=float).ravel()
-        if t.size != n:
-            raise ValueError(f"time has {t.size} values but endog has {n}")
         bad = np.flatnonzero(~np.isfinite(y))
         if bad.size:
             raise ValueError(f"endog ({self.endog_name}) has {bad.size} missing or "
                              f"non-finite values (first at position {bad[0]}); drop "
                              "or interpolate them first")
-        bad = np.flatnonzero(~np.isfinite(t))
-        if bad.size:
-            raise ValueError(f"time has {bad.size} missing or non-finite values "
-                             f"(first at position {bad[0]})")
-        dt = np.diff(t)
-        if np.any(dt == 0):
-            i = int(np.flatnonzero(dt == 0)[0])
-            raise ValueError(f"time has repeated values: t[{i}] = t[{i + 1}] = {t[i]!r}")
-        if np.any(dt < 0):
-            i = int(np.flatnonzero(dt < 0)[0])
-            raise ValueError(f"time is not increasing: t[{i}] = {t[i]!r} > "
-                             f"t[{i + 1}] = {t[i + 1]!r}; sort the data by time")
+        for j, nm in enumerate(exog_names):
+            badj = np.flatnonzero(~np.isfinite(u[:, j]))
+            if badj.size:
+                raise ValueError(f"exog column {nm!r} has {badj.size} missing or "
+                                 f"non-finite values (first at position {badj[0]})")
+        check_increasing(t)
+        if axis.kind == "datetime" and n:
+            # seconds since the (aligned) first sample
+            axis.origin = axis.first = axis.origin + pd.Timedelta(seconds=float(t[0]))
+            t = t - t[0]
+            axis.last = axis.origin + pd.Timedelta(seconds=float(t[-1]))
+        elif axis.kind == "timedelta" and n:
+            axis.first = pd.Timedelta(seconds=float(t[0]))
+            axis.last = pd.Timedelta(seconds=float(t[-1]))
+        elif n:
+            axis.first, axis.last = float(t[0]), float(t[-1])
         order = int(order)
         if order < 1:
             raise ValueError(f"order must be >= 1, got {order}")
@@ -247,37 +294,11 @@ class DerivativeRegression:
             raise ValueError(f"derivs has repeated entries: {derivs}")
         if trend not in ("c", "n"):
             raise ValueError(f"trend must be 'c' or 'n', got {trend!r}")
-
-        if exog is None:
-            u = np.zeros((n, 0))
-            exog_names = []
-        else:
-            if isinstance(exog, pd.Series):
-                exog_names = [str(exog.name) if exog.name is not None else "u"]
-            elif isinstance(exog, pd.DataFrame):
-                exog_names = [str(c) for c in exog.columns]
-            else:
-                exog_names = None
-            u = np.asarray(exog, dtype=float)
-            if u.ndim == 1:
-                u = u[:, None]
-            if u.ndim != 2 or u.shape[0] != n:
-                raise ValueError(f"exog must have {n} rows (one per sample), got shape "
-                                 f"{np.shape(exog)}")
-            if exog_names is None:
-                exog_names = ["u"] if u.shape[1] == 1 else [f"u{i + 1}" for i in
-                                                             range(u.shape[1])]
-            for j, nm in enumerate(exog_names):
-                badj = np.flatnonzero(~np.isfinite(u[:, j]))
-                if badj.size:
-                    raise ValueError(f"exog column {nm!r} has {badj.size} missing or "
-                                     f"non-finite values (first at position {badj[0]})")
         nl = [parse_nonlinear(tm, self.endog_name, order) for tm in (nonlinear or [])]
 
-        self.endog = y
         self.time = t
-        self.exog = u
-        self.exog_names = exog_names
+        self.time_axis = axis
+        self.exog_names_ = list(exog_names)
         self.order = order
         self.derivs = derivs
         self.trend = trend
@@ -297,10 +318,36 @@ class DerivativeRegression:
             raise ValueError(f"too few samples: {n} for an order-{order} equation with "
                              f"{self.k_params} coefficients and {order} initial "
                              f"conditions; need at least {need}")
-        if isinstance(endog, pd.Series):
-            self._index = endog.index
-        else:
+        if index is not None:
+            self._index = index
+        elif axis.kind == "numeric":
             self._index = pd.Index(t, name="time")
+        else:
+            self._index = pd.Index(axis.values(t), name="time")
+        # statsmodels' model (data, names): results are statsmodels results
+        super().__init__(pd.Series(y, index=self._index, name=self.endog_name), None)
+        self.data.param_names = list(self.param_names)
+        self.endog = y
+        self.exog = u
+        self._data_attr.extend(["time", "inputs"])
+
+    @property
+    def exog_names(self):
+        """Names of the input columns (held between samples)."""
+        return self.exog_names_
+
+    def equation_terms(self):
+        """``[(lhs, [(parameter name, regressor), ...])]``: the one equation, the
+        constant's regressor empty (:func:`._timeseries.equation_text`)."""
+        regs = list(self.param_names)
+        if self.spec.const:
+            regs[len(self.derivs) + len(self.exog_names_)] = ""
+        return [(_deriv_name(self.order, self.endog_name), list(zip(self.param_names, regs)))]
+
+    @staticmethod
+    def method_note(method):
+        """The method's assumptions (printed under the summary)."""
+        return METHOD_NOTES[method]
 
     # ------------------------------------------------------------------
     @classmethod
@@ -344,8 +391,9 @@ class DerivativeRegression:
                 exog_cols.append(term)
             else:
                 nl.append(term_x)
-        t = data[time].to_numpy() if isinstance(time, str) else np.asarray(time)
-        endog = pd.Series(np.asarray(data[name], float), name=name)
+        # columns keep the data's index (aligned by label with the other inputs)
+        t = data[time] if isinstance(time, str) else time
+        endog = data[name].rename(name)
         exog = data[exog_cols] if exog_cols else None
         mod = cls(endog, t, order=order, derivs=derivs, exog=exog, trend=trend,
                   nonlinear=nl)
@@ -404,7 +452,7 @@ class DerivativeRegression:
             kwargs["maxiter"] = check_maxiter(kwargs["maxiter"])
         if method in UNIFORM_METHODS:
             self._uniform_step(method)
-        return fitter(**kwargs)
+        return DerivativeRegressionResultsWrapper(fitter(**kwargs))
 
     # ------------------------------------------------------------------
     # fd
@@ -420,9 +468,11 @@ class DerivativeRegression:
         X = np.column_stack(cols)
         ols = sm.OLS(D[:, m], X).fit()
         return DerivativeRegressionResults(
-            self, "fd", ols.params, ols.cov_params(), resid=ols.resid,
-            resid_index=self._index[idx], scale=ols.scale, df_resid=ols.df_resid,
-            info={"h": h, "stencil": f"-{(m + 1) // 2}..{(m + 1) // 2}"})
+            self, "fd", ols.params, ols.cov_params(), scale=ols.scale,
+            df_resid=ols.df_resid, resid=self._resid(ols.resid, self._index[idx]),
+            info={"details": {"h": h, "stencil": f"-{(m + 1) // 2}..{(m + 1) // 2}"}},
+            cov_description="OLS on the differenced data (ignores the moving-average "
+                            "structure of differenced noise)")
 
     # ------------------------------------------------------------------
     # integral
@@ -467,13 +517,13 @@ class DerivativeRegression:
         p = X.shape[1]
         XZ = np.column_stack([X, Z])
         _check_rank(XZ, self.param_names + [f"(t-t0)^{i}/{i}!" for i in range(self.order)])
-        info = {"cov_type": cov_type}
+        info = {"cov_type": cov_type, "details": {}}
         if cov_type == "HAC":
             if maxlags is None:
                 maxlags = int(np.floor(4 * (n / 100.0)**(2.0 / 9.0)))
             ols = sm.OLS(y, XZ).fit(cov_type="HAC", cov_kwds={"maxlags": maxlags})
             cov = ols.cov_params()
-            info["maxlags"] = maxlags
+            info["details"]["maxlags"] = maxlags
             scale = ols.scale
         else:
             ols = sm.OLS(y, XZ).fit()
@@ -488,11 +538,13 @@ class DerivativeRegression:
             bread = _inv_psd(XZ.T @ XZ)
             cov = scale * bread @ (LX.T @ LX) @ bread
         return DerivativeRegressionResults(
-            self, "integral", ols.params[:p], cov[:p, :p], resid=ols.resid,
-            resid_index=self._index, scale=scale, df_resid=ols.df_resid,
+            self, "integral", ols.params[:p], cov[:p, :p], scale=scale,
+            df_resid=ols.df_resid, resid=self._resid(ols.resid, self._index),
             nuisance=([f"ic.(t-t0)^{i}/{i}!" for i in range(self.order)], ols.params[p:],
                       np.sqrt(np.diag(cov)[p:])),
-            info=info)
+            info=info, cov_type=cov_type,
+            cov_description=("exact sandwich for white measurement noise" if cov_type ==
+                             "measurement" else f"Newey-West, {maxlags} lags"))
 
     # ------------------------------------------------------------------
     # oe
@@ -544,7 +596,7 @@ class DerivativeRegression:
         p, m, n = self.k_params, self.order, self.nobs
         if start_params is None:
             try:
-                start_params = self._fit_integral().params.to_numpy()
+                start_params = np.asarray(self._fit_integral().params)
             except Exception as exc:  # pragma: no cover - depends on data
                 raise ValueError("could not get starting values from method "
                                  f"'integral' ({exc}); pass start_params") from exc
@@ -576,23 +628,35 @@ class DerivativeRegression:
                           RuntimeWarning, stacklevel=3)
         r, J = self.output_error(sol.x)
         dof = n - p - m
-        scale = float(r @ r) / dof
+        rss = float(r @ r)
+        scale = rss / dof
         cov = scale * _inv_psd(J.T @ J)
+        # Gaussian log-likelihood at the ML variance rss/n
+        llf = -0.5 * n * (np.log(2 * np.pi * rss / n) + 1.0)
         return DerivativeRegressionResults(
-            self, "oe", sol.x[:p], cov[:p, :p], resid=r, resid_index=self._index,
-            scale=scale, df_resid=dof,
+            self, "oe", sol.x[:p], cov[:p, :p], scale=scale, df_resid=dof,
+            resid=self._resid(r, self._index), llf=llf, k_llf=p + m + 1,
             nuisance=([f"{s}(t0)" for s in self.state_names], sol.x[p:],
                       np.sqrt(np.diag(cov)[p:])),
             initial_state=sol.x[p:],
-            info={"nfev": sol.nfev, "status": sol.status, "cov_full": cov})
+            info={"nfev": sol.nfev, "status": sol.status, "cov_full": cov,
+                  "converged": sol.status > 0},
+            cov_description="Gauss-Newton information s^2 (J'J)^-1")
 
     # ------------------------------------------------------------------
     # arimax and fourier: their modules return a plain estimate
-    def _results(self, method, est):
+    def _results(self, method, est, **kwargs):
         """The results object of a :class:`~._derivreg_kernels.Estimate`."""
         return DerivativeRegressionResults(
-            self, method, est.params, est.cov, resid=est.resid, resid_index=self._index,
-            scale=est.scale, df_resid=est.df_resid, nuisance=est.nuisance, info=est.info)
+            self, method, est.params, est.cov, scale=est.scale, df_resid=est.df_resid,
+            resid=None if est.resid is None else self._resid(est.resid, self._index),
+            nuisance=est.nuisance, info=est.info, **kwargs)
+
+    @staticmethod
+    def _resid(values, index):
+        values = np.asarray(values, dtype=float)
+        return pd.Series(values, index=index if len(index) == len(values) else None,
+                         name="resid")
 
     def _fit_arimax(self, noise="measurement", maxiter=50):
         # imported here: statsmodels' state-space module is slow to import
@@ -605,23 +669,27 @@ class DerivativeRegression:
         start = self._fit_integral()
         est = _derivreg_arimax.fit_arimax(
             self.spec, self.endog, self.exog, self.exog_names, self._uniform_step("arimax"),
-            start.params.to_numpy(), start.scale, noise=noise, maxiter=maxiter)
-        res = self._results("arimax", est)
+            np.asarray(start.params), start.residual_variance, noise=noise, maxiter=maxiter)
         names, coef, cov = est.extra["discrete"]
+        res = self._results("arimax", est, llf=est.info["llf"], k_llf=len(names) + 1,
+                            cov_type="delta method",
+                            cov_description="minimum distance from the discrete ML "
+                                            "estimate, delta method")
         res.discrete = pd.DataFrame({"coef": coef, "std err": np.sqrt(np.diag(cov))},
                                     index=names)
         res.discrete_cov = pd.DataFrame(cov, index=names, columns=names)
-        res.llf = est.info["llf"]
         return res
 
     def _fit_fourier(self, snr=100.0, nfreq=None, max_fraction=0.25, iterations=3):
         est = _derivreg_fourier.fit_fourier(
             self.spec, self.endog, self.time, self.exog, self._uniform_step("fourier"),
             snr=snr, nfreq=nfreq, max_fraction=max_fraction, iterations=iterations)
-        res = self._results("fourier", est)
+        est.info.setdefault("details", {})["band"] = est.info.get("band")
+        res = self._results("fourier", est, cov_type="weighted LS",
+                            cov_description="iterated weighted least squares in the band")
         try:  # residuals: y - x_sim
             sim = res.simulate().iloc[:, 0].to_numpy()
-            res.resid = pd.Series(self.endog - sim, index=self._index, name="resid")
+            res.resid = self._resid(self.endog - sim, self._index)
         except Exception:  # pragma: no cover - e.g. an unstable fitted equation
             pass
         return res
@@ -663,15 +731,22 @@ def _check_rank(X, names):
                          "zero?)")
 
 
-class DerivativeRegressionResults:
-    """Results of :meth:`DerivativeRegression.fit`.
+class DerivativeRegressionResults(DerivativeResults):
+    """Results of :meth:`DerivativeRegression.fit`, on statsmodels' results.
+
+    statsmodels' interface (:class:`~._timeseries.DerivativeResults`):
+    ``params``, ``bse``, ``tvalues``, ``pvalues`` (normal), ``conf_int()``
+    (columns ``lower``, ``upper``), ``cov_params()``, ``t_test``,
+    ``wald_test``, ``f_test``, ``summary()`` (a statsmodels ``Summary``:
+    ``as_text``, ``as_latex``, ``as_html``; ``summary_col`` takes several
+    fits), ``save``/``load``, ``remove_data``; ``llf``, ``aic``, ``bic`` for
+    ``"oe"`` and ``"arimax"`` (NaN for the other methods, which have no
+    likelihood).
 
     Attributes
     ----------
     params : pandas.Series
         Estimated ``theta`` (derivative terms, exog, const, nonlinear).
-    bse, tvalues, pvalues : pandas.Series
-        Standard errors and normal-approximation tests.
     nuisance : pandas.DataFrame
         Nuisance parameters (initial state, integration constants,
         transient coefficients) with standard errors where available.
@@ -680,51 +755,19 @@ class DerivativeRegressionResults:
         integrated-equation errors for ``"integral"``, ``y - x_sim`` for
         ``"oe"`` and ``"fourier"``, one-step prediction errors for
         ``"arimax"``.
+    fittedvalues : pandas.Series
+        The simulated path at the sample times (:meth:`predict`).
+    scale : float
+        Residual variance (``residual_variance``).
     method : str
+    discrete, discrete_cov : pandas.DataFrame
+        ``"arimax"`` only: the discrete (ARMAX) coefficients.
     """
 
-    def __init__(self, model, method, params, cov, resid=None, resid_index=None,
-                 scale=np.nan, df_resid=np.nan, nuisance=None, initial_state=None,
-                 info=None):
-        self.model = model
-        self.method = method
-        names = model.param_names
-        self.params = pd.Series(np.asarray(params, float), index=names)
-        self._cov = pd.DataFrame(np.asarray(cov, float), index=names, columns=names)
-        self.bse = pd.Series(np.sqrt(np.diag(self._cov.to_numpy())), index=names)
-        self.tvalues = self.params / self.bse
-        self.pvalues = pd.Series(2 * stats.norm.sf(np.abs(self.tvalues.to_numpy())),
-                                 index=names)
-        self.nobs = model.nobs
-        self.scale = scale
-        self.df_resid = df_resid
-        if resid is not None:
-            idx = resid_index if resid_index is not None and len(resid_index) == len(
-                resid) else None
-            self.resid = pd.Series(np.asarray(resid), index=idx, name="resid")
-        else:
-            self.resid = None
-        if nuisance is not None:
-            nn, nv, ns = nuisance
-            self.nuisance = pd.DataFrame({"coef": np.asarray(nv, float),
-                                          "std err": np.asarray(ns, float)},
-                                         index=list(nn))
-        else:
-            self.nuisance = pd.DataFrame({"coef": [], "std err": []})
+    def __init__(self, model, method, params, cov, *, initial_state=None, **kwargs):
+        super().__init__(model, method, params, cov, **kwargs)
         self._initial_state = None if initial_state is None else np.asarray(
             initial_state, float)
-        self.info = info or {}
-
-    # -- statsmodels-style accessors ------------------------------------
-    def cov_params(self):
-        """Covariance matrix of ``params`` (DataFrame)."""
-        return self._cov.copy()
-
-    def conf_int(self, alpha=0.05):
-        """Normal-approximation confidence intervals (DataFrame, lower/upper)."""
-        q = stats.norm.ppf(1 - alpha / 2)
-        return pd.DataFrame({"lower": self.params - q * self.bse,
-                             "upper": self.params + q * self.bse})
 
     @property
     def initial_state(self):
@@ -735,56 +778,130 @@ class DerivativeRegressionResults:
         squares.
         """
         if self._initial_state is None:
-            self._initial_state = self.model.fit_initial_state(self.params.to_numpy())
+            self._initial_state = self.model.fit_initial_state(np.asarray(self.params))
         return pd.Series(self._initial_state, index=self.model.state_names)
 
+    def _new_path_inputs(self, exog, time):
+        """``(t seconds, inputs u, output index or None)`` for new inputs/times;
+        pandas inputs are matched by index label."""
+        mod = self.model
+        if time is None and mod.time is None:
+            raise ValueError("the data were removed (remove_data()): give exog and time")
+        if time is None:
+            if exog is None:
+                return mod.time, mod.exog, mod._index
+            n = len(exog)
+            if n != mod.nobs:
+                raise ValueError(f"exog has {n} rows but the model has {mod.nobs} samples; "
+                                 "give time for another grid")
+            time = mod.time
+            t_index, axis_kind = None, "numeric"
+            t = time
+        else:
+            t = mod.time_axis.to_seconds(time, "time")
+            t_index = time.index if isinstance(time, pd.Series) else None
+            axis_kind = mod.time_axis.kind
+        n = t.size
+        q = mod.spec.n_exog
+        if exog is None:
+            if q:
+                raise ValueError(f"give exog ({', '.join(mod.exog_names)}) for a time grid "
+                                 "other than the model's")
+            u, u_index = np.zeros((n, 0)), None
+        elif isinstance(exog, pd.DataFrame):
+            lack = [c for c in mod.exog_names if c not in exog.columns]
+            if lack and exog.shape[1] == q:
+                u = exog.to_numpy(dtype=float)
+            elif lack:
+                raise ValueError(f"exog lacks the column(s) {lack}")
+            else:
+                u = exog[mod.exog_names].to_numpy(dtype=float)
+            u_index = exog.index
+        else:
+            u_index = exog.index if isinstance(exog, pd.Series) else None
+            u = np.asarray(exog, dtype=float)
+            u = u[:, None] if u.ndim == 1 else u
+        if u.ndim != 2 or u.shape[1] != q:
+            raise ValueError(f"exog must have {q} column(s) ({', '.join(mod.exog_names)}), "
+                             f"got shape {u.shape}")
+        (t, u), index = _data.align_inputs([("time", t, t_index), ("exog", u, u_index)])
+        check_increasing(t)
+        bad = np.flatnonzero(~np.all(np.isfinite(u), axis=1))
+        if bad.size:
+            raise ValueError(f"exog has {bad.size} rows with missing or non-finite values "
+                             f"(first at position {bad[0]})")
+        if index is None and axis_kind != "numeric":
+            index = pd.Index(mod.time_axis.values(t), name="time")
+        return t, u, index
+
     def simulate(self, exog=None, x0=None, time=None):
-        """Integrate the fitted equation.
+        """Integrate the fitted equation: the whole state.
 
         Parameters
         ----------
-        exog : array_like, optional
+        exog : array_like, Series or DataFrame, optional
             Inputs (held between samples); default the model's.
         x0 : array_like, optional
             Initial state ``(x, x', ..., x^(m-1))`` at ``time[0]``; default
-            :attr:`initial_state`.
-        time : array_like, optional
-            Sample times; default the model's. Must be given with ``exog``
-            of another length.
+            :attr:`initial_state` (the state at the model's first sample).
+        time : array_like or Series, optional
+            Sample times, given as the model's were (numbers, datetimes or
+            timedeltas); default the model's. Needed with ``exog`` of another
+            length. pandas ``time`` and ``exog`` are matched by index label.
 
         Returns
         -------
         pandas.DataFrame
-            The state ``x, D1.x, ...`` at each time.
+            The state ``x, D1.x, ...`` at each time (index: the pandas input's,
+            the times in their original type, or the times in seconds).
         """
         mod = self.model
-        t = mod.time if time is None else np.asarray(time, float).ravel()
-        if np.any(np.diff(t) <= 0):
-            raise ValueError("time must be strictly increasing")
-        n = t.size
-        if exog is None:
-            if mod.exog.shape[1] and n != mod.nobs:
-                raise ValueError("give exog for a time grid other than the model's")
-            u = mod.exog if n == mod.nobs else np.zeros((n, 0))
-        else:
-            u = np.asarray(exog, float)
-            if u.ndim == 1:
-                u = u[:, None]
-            if u.shape != (n, mod.exog.shape[1]):
-                raise ValueError(f"exog must have shape ({n}, {mod.exog.shape[1]}), got "
-                                 f"{u.shape}")
-        w = K.build_inputs(u if u.shape[1] else None, n, mod.spec.const)
-        s0 = self.initial_state.to_numpy() if x0 is None else np.asarray(x0, float)
+        t, u, index = self._new_path_inputs(exog, time)
+        states = self._path(t, u, x0)
+        if index is None:
+            index = pd.Index(t, name="time")
+        return pd.DataFrame(states, index=index, columns=mod.state_names)
+
+    def _path(self, t, u, x0):
+        mod = self.model
+        w = K.build_inputs(u if u.shape[1] else None, t.size, mod.spec.const)
+        s0 = self.initial_state.to_numpy() if x0 is None else np.asarray(x0, float).ravel()
         if s0.size != mod.order:
             raise ValueError(f"x0 needs {mod.order} values ({mod.state_names})")
-        states, _ = K.simulate(mod.spec, self.params.to_numpy(), s0, t, w)
-        index = mod._index if time is None else pd.Index(t, name="time")
-        return pd.DataFrame(states, index=index, columns=mod.state_names)
+        states, _ = K.simulate(mod.spec, np.asarray(self.params, float), s0, t, w)
+        return states
+
+    def predict(self, exog=None, time=None, x0=None):
+        """The fitted path ``x_sim``: at the sample times, or for new inputs and times.
+
+        Without arguments, the solution of the fitted equation from
+        :attr:`initial_state` at the sample times (``fittedvalues``). With
+        ``exog`` and/or ``time``, the simulated path for those inputs (held
+        between samples) from ``x0`` (default :attr:`initial_state`) at
+        ``time[0]``, as :meth:`simulate` (which returns every state).
+
+        Returns
+        -------
+        pandas.Series named like ``endog``, indexed by the sample index (the
+        estimation sample), by the pandas input's index, or by the times when
+        they were datetimes/timedeltas; an ndarray for new array inputs with
+        numeric times.
+        """
+        t, u, index = self._new_path_inputs(exog, time)
+        path = self._path(t, u, x0)[:, 0]
+        if index is None:
+            return path
+        return pd.Series(path, index=index, name=self.model.endog_name)
+
+    @property
+    def fittedvalues(self):
+        """The simulated path at the sample times (a Series)."""
+        return self.predict()
 
     @property
     def sim_rmse(self):
         """Root mean square of ``y - x_sim``, the fit users look at."""
-        sim = self.simulate().iloc[:, 0].to_numpy()
+        sim = self.predict().to_numpy()
         return float(np.sqrt(np.mean((self.model.endog - sim)**2)))
 
     def plot_fit(self, ax=None, **kwargs):
@@ -801,51 +918,23 @@ class DerivativeRegressionResults:
         else:
             fig = ax.figure
         mod = self.model
-        ax.plot(mod.time, mod.endog, ".", ms=3, color="0.6", label="data")
-        sim = self.simulate()
-        ax.plot(mod.time, sim.iloc[:, 0].to_numpy(), "-", lw=1.5,
+        times = mod.time_axis.values(mod.time)
+        ax.plot(times, mod.endog, ".", ms=3, color="0.6", label="data")
+        ax.plot(times, self.predict().to_numpy(), "-", lw=1.5,
                 label=f"simulated ({self.method})", **kwargs)
-        ax.set_xlabel("time")
+        ax.set_xlabel("time" if mod.time_axis.kind == "numeric" else "time (s)"
+                      if mod.time_axis.kind == "timedelta" else "time")
         ax.set_ylabel(mod.endog_name)
         ax.legend(loc="best")
         return fig
 
-    def summary(self, alpha=0.05):
-        """Text summary: method, assumptions, coefficients, nuisance parameters."""
-        from statsmodels.iolib.summary import Summary
-        from statsmodels.iolib.table import SimpleTable
-        mod = self.model
-        lhs = _deriv_name(mod.order, mod.endog_name)
-        rhs = " + ".join(f"theta*{nm}" for nm in mod.param_names)
-        top = [("Equation:", f"{lhs} = {rhs}" if len(rhs) < 60 else f"{lhs} = ..."),
-               ("Method:", self.method),
-               ("No. samples:", str(mod.nobs)),
-               ("Time span:", f"{mod.time[0]:.6g} .. {mod.time[-1]:.6g}"),
-               ("Residual scale:", f"{np.sqrt(self.scale):.4g}" if np.isfinite(
-                   self.scale) else "n/a")]
-        for key in ("maxlags", "band", "md_stat", "h"):
-            if key in self.info:
-                val = self.info[key]
-                top.append((f"{key}:", f"{val:.4g}" if isinstance(val, float) else str(val)))
-        smry = Summary()
-        smry.tables.append(SimpleTable([[a, b] for a, b in top],
-                                       title="Derivative-relation regression"))
-        ci = self.conf_int(alpha)
-        rows = [[nm, f"{self.params[nm]:.6g}", f"{self.bse[nm]:.4g}",
-                 f"{self.tvalues[nm]:.3f}", f"{self.pvalues[nm]:.3f}",
-                 f"{ci.loc[nm, 'lower']:.6g}", f"{ci.loc[nm, 'upper']:.6g}"]
-                for nm in mod.param_names]
-        lo, hi = f"[{alpha / 2:g}", f"{1 - alpha / 2:g}]"
-        smry.tables.append(SimpleTable(rows, headers=["", "coef", "std err", "z",
-                                                      "P>|z|", lo, hi]))
-        if len(self.nuisance):
-            nrows = [[nm, f"{r['coef']:.6g}", f"{r['std err']:.4g}"]
-                     for nm, r in self.nuisance.iterrows()]
-            smry.tables.append(SimpleTable(nrows, headers=["nuisance", "coef", "std err"]))
-        smry.add_extra_txt([f"Method '{self.method}': " + METHOD_NOTES[self.method]]
-                           + list(self.info.get("notes", [])))
-        return smry
-
     def __repr__(self):
         return (f"<DerivativeRegressionResults method={self.method!r} "
-                f"params={dict(self.params.round(6))}>")
+                f"params={dict(zip(self.model.param_names, np.round(self.params, 6)))}>")
+
+
+class DerivativeRegressionResultsWrapper(DerivativeResultsWrapper):
+    pass
+
+
+wrap.populate_wrapper(DerivativeRegressionResultsWrapper, DerivativeRegressionResults)

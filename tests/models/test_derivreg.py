@@ -369,7 +369,7 @@ def test_bad_time():
         DerivativeRegression(y, [0, 1, 2, 2, 3, 4, 5, 6, 7, 8], order=1, derivs=(0,))
     with pytest.raises(ValueError, match="not increasing"):
         DerivativeRegression(y, [0, 1, 3, 2, 4, 5, 6, 7, 8, 9], order=1, derivs=(0,))
-    with pytest.raises(ValueError, match="time has 9"):
+    with pytest.raises(ValueError, match="endog 10, time 9"):
         DerivativeRegression(y, np.arange(9.0), order=1, derivs=(0,))
 
 
@@ -383,7 +383,7 @@ def test_nan_and_shapes():
     u.loc[7, "volt"] = np.nan
     with pytest.raises(ValueError, match="'volt'"):
         DerivativeRegression(np.sin(t), t, exog=u)
-    with pytest.raises(ValueError, match="20 rows"):
+    with pytest.raises(ValueError, match="time 20, exog 19"):
         DerivativeRegression(np.sin(t), t, exog=np.ones(19))
     tt = t.copy()
     tt[3] = np.inf
