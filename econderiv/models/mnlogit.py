@@ -165,9 +165,22 @@ class MNLogitResults(smd.MultinomialResults):
         """statsmodels' summary; a post-selection refit
         (``MNLogitPath.refit``) carries its warning note."""
         smry = super().summary(*args, **kwargs)
+        lines = []
+        if self.model.weight_type is not None:
+            kind = {"freq": "frequency", "prob": "sampling (prob)",
+                    "importance": "importance"}[self.model.weight_type]
+            lines.append(f"Weights: {kind}, sum {float(np.sum(self.model.weights)):.6g}; "
+                         f"No. Observations counts {'rows' if kind.startswith('s') else 'the weights'}.")
+        desc = (self.cov_kwds or {}).get("description")
+        if self.cov_type != "nonrobust" and desc:
+            groups = getattr(self, "n_groups", None)
+            extra = "" if groups is None else f"; clusters: {groups}"
+            lines.append(f"Covariance ({self.cov_type}): {desc}{extra}.")
         note = getattr(self, "post_selection_note", None)
         if note:
-            smry.add_extra_txt([note])
+            lines.append(note)
+        if lines:
+            smry.add_extra_txt(lines)
         return smry
 
     def remove_data(self):
@@ -838,6 +851,8 @@ class MNLogit(smd.MNLogit):
         use_t_now = res.use_t if use_t is None else use_t
         res.cov_type = cov_type
         res.cov_kwds = {"use_t": use_t_now, "description": description}
+        if "correction" in kw:
+            res.cov_kwds["correction"] = kw["correction"]
         adjust_df = False
         if cov_type == "cluster":
             res.cov_kwds.update(groups=cov_kwds["groups"],

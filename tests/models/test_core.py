@@ -121,6 +121,15 @@ def _selection_data(n=800, seed=4, binary=False):
     return df
 
 
+def _mnlogit_data(n=500, seed=5):
+    rng = np.random.default_rng(seed)
+    df = pd.DataFrame({"x1": rng.normal(size=n), "x2": rng.normal(size=n)})
+    eta = np.column_stack([np.zeros(n), 0.5 + df.x1, -0.3 + df.x2 - df.x1])
+    p = np.exp(eta) / np.exp(eta).sum(axis=1, keepdims=True)
+    df["y"] = (p.cumsum(axis=1) < rng.uniform(size=(n, 1))).sum(axis=1)
+    return df
+
+
 def make_model(family, df=None, **kw):
     if family == "BivariateProbit":
         df = _biprobit_data() if df is None else df
@@ -132,11 +141,7 @@ def make_model(family, df=None, **kw):
         df = _selection_data() if df is None else df
         return Heckman.from_formula("y ~ x1 + x2", df, selection="s ~ x1 + z", **kw)
     if family == "MNLogit":
-        rng = np.random.default_rng(5)
-        df = pd.DataFrame({"x1": rng.normal(size=500), "x2": rng.normal(size=500)})
-        eta = np.column_stack([np.zeros(500), 0.5 + df.x1, -0.3 + df.x2 - df.x1])
-        p = np.exp(eta) / np.exp(eta).sum(axis=1, keepdims=True)
-        df["y"] = (p.cumsum(axis=1) < rng.uniform(size=(500, 1))).sum(axis=1)
+        df = _mnlogit_data() if df is None else df
         return MNLogit.from_formula("y ~ x1 + x2", df, **kw)
     raise ValueError(family)
 
