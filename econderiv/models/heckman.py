@@ -130,6 +130,10 @@ class Heckman(SelectionLikelihoodModel):
         return K.SelectionData.from_arrays(np.where(sel, y, 0.0),
                                            np.where(sel[:, None], X, 0.0), sel, Z)
 
+    def _outcome_constant_columns(self) -> np.ndarray:
+        """Outcome regressors constant over the selected rows (intercepts)."""
+        return _data.constant_columns(self._x0[self._sel])
+
     def _ancillary_entries(self, params):
         """rho = tanh(athrho), sigma = exp(lnsigma), lambda = rho sigma (delta method)."""
         p = np.asarray(params, dtype=float)
@@ -328,7 +332,7 @@ class _HeckmanResultsMixin:
     def wald_outcome(self):
         """Wald test that all outcome slopes are zero (``ChiSquareTest``)."""
         m = self.model
-        const = _data.constant_columns(m._x0[m._sel])
+        const = m._outcome_constant_columns()
         idx = [m.k_select + j for j in range(m.k_outcome) if not const[j]]
         return _inference.wald_test_zero(self.params, self.cov_params(), idx,
                                          "outcome slopes = 0")
