@@ -72,29 +72,60 @@ def _require_dask():
 
 @dataclass
 class EquationSpec:
-    """One equation: its left-hand side (a column, or patsy design
-    information), its right-hand side's design information and where its
-    rows are required (``None``: every row; ``j``: rows where the outcome of
-    equation ``j`` is 1, as the outcome of a selection model)."""
+    """One equation: its left-hand side (a column, or a patsy expression when
+    ``lhs_formula`` is set), its right-hand side and where its rows are
+    required (``None``: every row; ``j``: rows where the outcome of equation
+    ``j`` is 1, as the outcome of a selection model). patsy's design
+    information does not pickle: workers rebuild it from the formula and the
+    spec's learning frame (:meth:`PartitionSpec.infos`)."""
 
     lhs: str
-    lhs_info: object
-    rhs_info: object
+    lhs_formula: str | None
+    rhs: str
     xnames: list
     required_where: int | None = None
 
 
 @dataclass
 class PartitionSpec:
-    """What a worker needs to turn a partition into arrays."""
+    """What a worker needs to turn a partition into arrays: the equations, the
+    columns used, the categorical levels, the missing rule, the family's
+    ``_partition_block_data`` and the few rows (``frame``, every categorical
+    level declared) from which the designs were learned."""
 
     equations: list
     columns: list
     categories: dict
     missing: str
     block_data: object              # the family's _partition_block_data
+    frame: pd.DataFrame = None
     outcome_codes: dict | None = None   # multinomial outcome value -> code
     weights: str | None = None
+    _infos: list = field(default=None, repr=False)
+
+    def infos(self) -> list:
+        """``[(lhs design info or None, rhs design info), ...]`` (built once per
+        process: patsy's objects do not pickle)."""
+        if self._infos is None:
+            import patsy
+
+            na = patsy.NAAction(NA_types=[])
+            out = []
+            for eq in self.equations:
+                rhs = patsy.dmatrix(eq.rhs, self.frame, NA_action=na,
+                                    return_type="dataframe").design_info
+                lhs = None if eq.lhs_formula is None else patsy.dmatrix(
+                    eq.lhs_formula + " - 1", self.frame, NA_action=na,
+                    return_type="dataframe").design_info
+                out.append((lhs, rhs))
+            self._infos = out
+        return self._infos
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_infos"] = None
+        state.pop("rhs_infos", None)
+        return state
 
 
 @dataclass
@@ -160,17 +191,18 @@ def build_partition(frame: pd.DataFrame, spec: PartitionSpec, number: int) -> Pa
         if col not in frame.columns:
             continue
         raw = frame[col]
-        cat = raw.astype(pd.CategoricalDtype(levels))
-        bad = raw.notna().to_numpy() & cat.isna().to_numpy()
+        bad = (raw.notna() & ~raw.isin(levels)).to_numpy()
         if bad.any():
             raise ValueError(
                 f"partition {number}: column {col!r} holds {int(bad.sum())} value(s) outside "
                 f"its declared categories ({_column_examples(raw[bad])}); declare every "
                 f"category up front (e.g. ddf[{col!r}] = ddf[{col!r}].cat.set_categories([...])"
                 ") so that every partition builds the same design")
-        frame[col] = cat
+        frame[col] = pd.Categorical(np.asarray(raw, dtype=object), categories=levels)
     ys, Xs, bad_rows, reasons = [], [], np.zeros(n_input, dtype=bool), []
+    infos = spec.infos()
     for j, eq in enumerate(spec.equations):
+        lhs_info, rhs_info = infos[j]
         if spec.outcome_codes is not None and j == 0:
             raw = frame[eq.lhs]
             y = raw.map(spec.outcome_codes).to_numpy(dtype=float, na_value=np.nan)
@@ -179,13 +211,13 @@ def build_partition(frame: pd.DataFrame, spec: PartitionSpec, number: int) -> Pa
                 raise ValueError(f"partition {number}: the outcome {eq.lhs!r} holds "
                                  f"{int(unknown.sum())} value(s) not seen when its categories "
                                  f"were collected ({_column_examples(raw[unknown])})")
-        elif eq.lhs_info is None:
+        elif lhs_info is None:
             y = pd.to_numeric(frame[eq.lhs].astype(float) if frame[eq.lhs].dtype == bool
                               else frame[eq.lhs], errors="coerce").to_numpy(
                 dtype=float, na_value=np.nan)
         else:
-            y = _design(eq.lhs_info, frame)[:, 0]
-        X = _design(eq.rhs_info, frame)
+            y = _design(lhs_info, frame)[:, 0]
+        X = _design(rhs_info, frame)
         ys.append(y)
         Xs.append(X)
     for j, eq in enumerate(spec.equations):
@@ -370,7 +402,8 @@ def _learning_frame(ddf, cols, levels) -> pd.DataFrame:
         head = ddf[cols]._meta_nonempty if cols else pd.DataFrame(index=range(1))
     head = head.copy()
     for c, lv in levels.items():
-        head[c] = pd.Categorical(head[c].where(head[c].isin(lv)), categories=lv)
+        col = np.asarray(head[c], dtype=object)
+        head[c] = pd.Categorical(np.where(head[c].isin(lv), col, None), categories=lv)
     return head
 
 
@@ -383,25 +416,24 @@ def _check_stateless(info, formula):
                              "input compute that column first (e.g. with ddf.assign)")
 
 
-def learn_equation(formula: str, ddf, levels, frame, required_where=None, lhs_as_codes=False):
+def learn_equation(formula: str, ddf, frame, required_where=None, lhs_as_codes=False):
+    """The :class:`EquationSpec` of ``formula`` and its design information
+    (learned on ``frame``)."""
     import patsy
 
     lhs, rhs = formula.split("~", 1)
     lhs = lhs.strip()
-    rhs_mat = patsy.dmatrix(rhs, frame, NA_action=patsy.NAAction(NA_types=[]),
-                            return_type="dataframe")
-    info = rhs_mat.design_info
+    na = patsy.NAAction(NA_types=[])
+    info = patsy.dmatrix(rhs, frame, NA_action=na, return_type="dataframe").design_info
     _check_stateless(info, formula)
-    lhs_info = None
+    lhs_formula = None
     if lhs not in ddf.columns and not lhs_as_codes:
-        lmat = patsy.dmatrix(lhs + " - 1", frame, NA_action=patsy.NAAction(NA_types=[]),
-                             return_type="dataframe")
+        lmat = patsy.dmatrix(lhs + " - 1", frame, NA_action=na, return_type="dataframe")
         if lmat.shape[1] != 1:
             raise ValueError(f"the left-hand side {lhs!r} must be a single numeric column")
-        lhs_info = lmat.design_info
-        _check_stateless(lhs_info, formula)
-        lhs = str(lmat.columns[0]) if lhs_info is not None else lhs
-    return EquationSpec(lhs, lhs_info, info, list(info.column_names), required_where)
+        _check_stateless(lmat.design_info, formula)
+        lhs_formula, lhs = lhs, str(lmat.columns[0])
+    return EquationSpec(lhs, lhs_formula, rhs, list(info.column_names), required_where), info
 
 
 def partition_spec(cls, formulas, ddf, missing, required_where=(), outcome_codes=False,
@@ -435,10 +467,12 @@ def partition_spec(cls, formulas, ddf, missing, required_where=(), outcome_codes
         codes = _outcome_codes(ddf, lhs0)
         frame = frame.copy()
     reqs = list(required_where) + [None] * (len(formulas) - len(required_where))
-    eqs = [learn_equation(f, ddf, levels, frame, r, outcome_codes and j == 0)
-           for j, (f, r) in enumerate(zip(formulas, reqs))]
-    return PartitionSpec(eqs, columns, levels, missing, cls._partition_block_data, codes,
-                         weights)
+    learned = [learn_equation(f, ddf, frame, r, outcome_codes and j == 0)
+               for j, (f, r) in enumerate(zip(formulas, reqs))]
+    spec = PartitionSpec([e for e, _ in learned], columns, levels, missing,
+                         cls._partition_block_data, frame, codes, weights)
+    spec.rhs_infos = [info for _, info in learned]  # the driver's copies (not pickled)
+    return spec
 
 
 def _outcome_codes(ddf, col) -> dict:
@@ -969,6 +1003,9 @@ class _DaskSelection(_DaskLikelihood):
 class _DaskHeckman(_DaskSelection):
     _twostep_extras = None
 
+    def _outcome_constant_columns(self):
+        return self._outcome_constant
+
     def _twostep(self):
         if self._twostep_cache is None:
             self._twostep_cache, self._twostep_extras = heckman_twostep(
@@ -1117,7 +1154,7 @@ def _selection_model(cls, mixin, formula, selection, ddf, missing, binary_outcom
     m._rho_index = m.k_select + m.k_outcome
     m.nobs, m._nrows = float(n), n
     m.nobs_selected, m.nobs_unselected = int(n1), int(n - n1)
-    m._design_infos = [ey.rhs_info, es.rhs_info]
+    m._design_infos = list(spec.rhs_infos)
     m._formula_rhs = [formula.split("~", 1)[1], selection.split("~", 1)[1]]
     m._formula_frame = None
     m.formula, m.formula_select = formula, selection
@@ -1192,7 +1229,7 @@ def _biprobit_model(cls, formulas, ddf, missing, persist, weights, weight_kind):
                        + constant_from_range(s2["min"], s2["max"]).sum())
     m.df_model = float(m.k1 + m.k2 - m.k_constant)
     m.df_resid = m.nobs - m.k_params
-    m._design_infos = [e1.rhs_info, e2.rhs_info]
+    m._design_infos = list(spec.rhs_infos)
     m._formula_rhs = [f.split("~", 1)[1] for f in formulas]
     m._formula_frame = None
     m.formula = formulas
