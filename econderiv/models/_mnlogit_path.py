@@ -18,7 +18,7 @@ from statsmodels.tools.sm_exceptions import ConvergenceWarning
 from econderiv.models._mnlogit_kernels import _log_softmax_rest
 from econderiv.models._mnlogit_penalty import (PenaltySpec, StandardizedDesign,
                                                check_penalty, cross_validate, cv_folds,
-                                               fit_path)
+                                               fit_path, kkt_violation, penalty_value)
 
 __all__ = ["MNLogitPath", "MNLogitCV", "penalized_path", "POST_SELECTION_NOTE"]
 
@@ -176,6 +176,7 @@ class MNLogitPath:
 
     def __init__(self, model, out, spec, design, names, pen_names, const, settings):
         self.model = model
+        self._design = design
         self.spec = spec
         self.names = names
         self.penalized_names = pen_names
@@ -274,6 +275,31 @@ class MNLogitPath:
             "deviance": self.deviance, "dev_ratio": self.dev_ratio,
             "objective": self.objective, "kkt": self.kkt, "passes": self.passes,
             "converged": self.converged})
+
+    # -- the objective and certificate at any coefficients -----------------
+    def _coef_array(self, coef):
+        b = np.asarray(coef, dtype=float)
+        if b.shape == (len(self.names), len(self.categories) - 1):
+            b = np.column_stack((np.zeros(len(self.names)), b))
+        if b.shape != (len(self.names), len(self.categories)):
+            raise ValueError(f"coef must be (p, J) = ({len(self.names)}, "
+                             f"{len(self.categories)}) or (p, J-1), got {b.shape}")
+        return b
+
+    def objective_at(self, coef, alpha) -> float:
+        """The penalized objective at coefficients ``coef`` (``(p, J)`` on the
+        scale of ``exog``, e.g. another program's, or ``(p, J-1)`` contrasts)
+        and penalty ``alpha``: one pass over the data."""
+        theta, a = self._design.from_original(self._coef_array(coef))
+        f, _, _ = self._design.loss_grad(theta, a)
+        return float(f + penalty_value(theta, float(alpha), self.spec))
+
+    def kkt_at(self, coef, alpha) -> float:
+        """Largest violation of the optimality conditions at ``coef`` and
+        ``alpha`` (the certificate of :attr:`kkt`, for any coefficients)."""
+        theta, a = self._design.from_original(self._coef_array(coef))
+        _, g, ga = self._design.loss_grad(theta, a)
+        return float(kkt_violation(theta, g, ga, float(alpha), self.spec))
 
     # -- predictions -------------------------------------------------------
     def _exog(self, exog):

@@ -223,15 +223,28 @@ class StandardizedDesign:
     def m(self) -> int:
         return len(self.cols)
 
-    def to_original(self, theta, a) -> np.ndarray:
+    def to_original(self, theta, a, symmetric=False) -> np.ndarray:
         """``(p, J)`` coefficients on the scale of ``X`` (the intercept in row
-        ``const``)."""
+        ``const``; with ``symmetric``, shifted to mean zero over the categories,
+        which changes no probability)."""
         beta = np.zeros((self.X.shape[1], self.J))
         scaled = theta / self.sd[:, None]
         beta[self.cols] = scaled
         if self.const is not None:
-            beta[self.const] = (a - self.mu @ scaled) / self.const_value
+            b0 = a - self.mu @ scaled
+            if symmetric:  # unidentified shift: mean-zero intercepts on this scale, as glmnet
+                b0 = b0 - b0.mean()
+            beta[self.const] = b0 / self.const_value
         return beta
+
+    def from_original(self, beta):
+        """``(theta, a)`` of ``(p, J)`` coefficients on the scale of ``X``
+        (inverse of :meth:`to_original` up to the intercepts' shift)."""
+        beta = np.asarray(beta, dtype=float)
+        theta = beta[self.cols] * self.sd[:, None]
+        if self.const is None:
+            return theta, np.zeros(self.J)
+        return theta, beta[self.const] * self.const_value + self.mu @ beta[self.cols]
 
     def loss_grad(self, theta, a):
         """``f = -loglik/n`` and its gradient in ``theta`` (m x J) and ``a`` (J)."""
@@ -394,7 +407,8 @@ def _intercept_start(design, spec):
 
 
 def solve_penalty(design, lam, spec, theta, a, grad=None, strong=None, tol=1e-9,
-                  maxiter=5000, accelerate=True, inner_tol=None, trace=None):
+                  maxiter=5000, accelerate=True, inner_tol=None, trace=None,
+                  restricted=False):
     """Minimize ``F`` at penalty ``lam`` from ``(theta, a)``.
 
     Parameters
@@ -405,6 +419,9 @@ def solve_penalty(design, lam, spec, theta, a, grad=None, strong=None, tol=1e-9,
         zero and stay zero unless the KKT check finds them violated.
     tol : float
         Stop when :func:`kkt_violation` at the iterate is at most ``tol``.
+    restricted : bool
+        Solve over the ``strong`` rows only, the others fixed at zero (no KKT
+        check or additions outside them): the null fit of the path.
     trace : list, optional
         Appended ``F`` at every point where the gradient was evaluated and
         no momentum was applied (every MM iterate when ``accelerate=False``).
@@ -443,12 +460,15 @@ def solve_penalty(design, lam, spec, theta, a, grad=None, strong=None, tol=1e-9,
     while True:
         if pure:
             kkt, per = kkt_violation(x_theta, g, ga, lam, spec, per_regressor=True)
+            if restricted:
+                kkt = max(float(per[strong].max()) if strong.any() else 0.0,
+                          float(np.abs(ga[spec.first_free:]).max()))
             if trace is not None:
                 trace.append(f + penalty_value(x_theta, lam, spec))
             if kkt <= tol:
                 converged = True
                 break
-            outside = (~strong) & (per > tol)
+            outside = (~strong) & (per > tol) & (not restricted)
             if outside.any():
                 strong = strong | outside
                 additions += int(outside.sum())
@@ -514,7 +534,7 @@ def _null_fit(design, spec, tol, maxiter, accelerate):
         f, g, ga = design.loss_grad(theta, a)
         return {"theta": theta, "a": a, "f": f, "grad": g, "grad_a": ga, "passes": 1}
     return solve_penalty(design, 0.0, spec, theta, a, strong=free, tol=tol, maxiter=maxiter,
-                         accelerate=accelerate)
+                         accelerate=accelerate, restricted=True)
 
 
 def _dual_norm(grad, spec):
@@ -591,7 +611,7 @@ def fit_path(design, spec, alphas=None, n_alphas=100, min_ratio=None, tol=1e-9,
         theta, a = res["theta"], res["a"]
         grad = (res["f"], res["grad"], res["grad_a"])
         out["theta"][i], out["a"][i] = theta, a
-        out["beta"][i] = design.to_original(theta, a)
+        out["beta"][i] = design.to_original(theta, a, spec.symmetric)
         out["loss"][i] = res["f"]
         out["objective"][i] = res["f"] + penalty_value(theta, lam, spec)
         out["kkt"][i] = res["kkt"]
