@@ -179,10 +179,14 @@ class _CaseArrays:
                              f"case {_plain(case_labels[i])!r} ({len(dup)} duplicated case-alternative "
                              "pairs in all): each alternative may appear once per case")
         p = xalt.shape[1]
-        self.X = np.zeros((n, J, p))
-        self.X.reshape(n * J, p)[flat] = xalt
-        self.avail = np.zeros((n, J), dtype=bool)
-        self.avail.reshape(-1)[flat] = True
+        if N == n * J and (flat == np.arange(N)).all():  # balanced and sorted: no scatter
+            self.X = np.array(xalt, dtype=float).reshape(n, J, p)
+            self.avail = np.ones((n, J), dtype=bool)
+        else:
+            self.X = np.zeros((n, J, p))
+            self.X.reshape(n * J, p)[flat] = xalt
+            self.avail = np.zeros((n, J), dtype=bool)
+            self.avail.reshape(-1)[flat] = True
         q = zcase.shape[1]
         self.Z = np.zeros((n, q))
         if q:
@@ -403,7 +407,13 @@ class ChoiceLogit(ExactLikelihoodModel):
         self._spec = None
         self._bohning = None
         self._reset_blocks()
-        bad = collinear_columns(self.bohning_bound())
+        B = self.bohning_bound()
+        bad = collinear_columns(B)
+        if not bad:
+            try:
+                self._bohning = (None, ChoiceBound(B))
+            except np.linalg.LinAlgError:
+                bad = [self.k_params - 1]
         if bad:
             names = [self.param_names[k] for k in bad]
             raise ValueError(f"the model is not identified: parameter(s) {names} are linear "
