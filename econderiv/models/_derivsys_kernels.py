@@ -478,8 +478,11 @@ def simulate_nonlinear(spec: SystemSpec, theta, s0, t, w, sensitivities=False,
     U = np.ascontiguousarray(w[:, :spec.n_exog], float)
     if U.shape[1] == 0:
         U = np.zeros((n, 1))
+    code = spec.__dict__.get("_code")
+    if code is None:  # the tables depend on the spec only: built once
+        code = spec.__dict__["_code"] = encode(spec)
     Y, ok = _integrate(y0, np.asarray(t, float), 0, U, theta, ns, bool(sensitivities), rtol,
-                       atol, max_steps, *encode(spec), _C, _A, _B, _E)
+                       atol, max_steps, *code, _C, _A, _B, _E)
     if not ok:
         raise FloatingPointError("the ODE solution blows up or needs too many steps")
     states = Y[:, :ns]
