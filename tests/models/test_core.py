@@ -13,6 +13,7 @@ import pytest
 
 import econderiv
 from econderiv import BivariateProbit, Heckman, HeckProbit, MNLogit
+from econderiv import SwitchingRegression
 from econderiv.models import _data, _inference, _optim
 from econderiv.testing import check_derivatives
 
@@ -140,13 +141,29 @@ def make_model(family, df=None, **kw):
     if family == "Heckman":
         df = _selection_data() if df is None else df
         return Heckman.from_formula("y ~ x1 + x2", df, selection="s ~ x1 + z", **kw)
+    if family == "SwitchingRegression":
+        df = _selection_data() if df is None else df
+        df = df.assign(y=df.y.fillna(0.4 * df.x1 + df.x2))  # an outcome in both regimes
+        return SwitchingRegression.from_formula(["y ~ x1 + x2", "y ~ x1 + x2"], df,
+                                                selection="s ~ x1 + z", **kw)
     if family == "MNLogit":
         df = _mnlogit_data() if df is None else df
         return MNLogit.from_formula("y ~ x1 + x2", df, **kw)
+    if family == "ChoiceLogit":
+        from econderiv.models.choicelogit import ChoiceLogit
+
+        df = _mnlogit_data() if df is None else df  # y: the chosen of 3 alternatives
+        long = df.loc[df.index.repeat(3)].assign(alt=np.tile([0, 1, 2], len(df)),
+                                                 case=np.repeat(np.arange(len(df)), 3))
+        long = long.assign(chosen=(long.y == long.alt) * 1.0,
+                           cost=np.random.default_rng(3).normal(size=len(long)))
+        return ChoiceLogit.from_formula("chosen ~ cost | x1 + x2", long, case="case",
+                                        alternative="alt", **kw)
     raise ValueError(family)
 
 
-LIKELIHOOD_FAMILIES = ["BivariateProbit", "HeckProbit", "Heckman", "MNLogit"]
+LIKELIHOOD_FAMILIES = ["BivariateProbit", "HeckProbit", "Heckman", "MNLogit",
+                       "SwitchingRegression", "ChoiceLogit"]
 RHO_FAMILIES = ["BivariateProbit", "HeckProbit", "Heckman"]
 
 
