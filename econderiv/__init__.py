@@ -10,9 +10,10 @@ from econderiv.models.biprobit import BivariateProbit
 from econderiv.models.heckprobit import HeckProbit
 from econderiv.models.mnlogit import MNLogit
 from econderiv.models.derivreg import DerivativeRegression
+from econderiv.models.derivsystem import DerivativeSystem
 from econderiv.models.treatment import EndogenousTreatment
 from econderiv.models.switching import SwitchingRegression
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["datasets", "special", "testing", "__version__", "Heckman", "BivariateProbit", "HeckProbit", "MNLogit", "DerivativeRegression", "EndogenousTreatment", "SwitchingRegression"]
+__all__ = ["datasets", "special", "testing", "__version__", "Heckman", "BivariateProbit", "HeckProbit", "MNLogit", "DerivativeRegression", "DerivativeSystem", "EndogenousTreatment", "SwitchingRegression"]

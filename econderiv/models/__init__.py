@@ -2,4 +2,5 @@
 
 from econderiv.models.mnlogit import MNLogit  # noqa: F401
 from econderiv.models.derivreg import DerivativeRegression  # noqa: F401
+from econderiv.models.derivsystem import DerivativeSystem  # noqa: F401
 from econderiv.models.choicelogit import ChoiceLogit  # noqa: F401
