@@ -1006,7 +1006,8 @@ class DerivativeSystemResults(LikelihoodModelResults):
             start += len(terms)
             rhs = " ".join(f"{'-' if c < 0 else '+'} {abs(c):.4g}"
                            + ("" if tm.name == "const" else f"*{tm.name}")
-                           for c, tm in zip(params[sl], terms)).lstrip("+ ")
+                           for c, tm in zip(params[sl], terms))
+            rhs = rhs[2:] if rhs.startswith("+ ") else "-" + rhs[2:]
             tv = params[sl] / bse[sl]
             tab = summary_params((self, params[sl], bse[sl], tv, 2 * stats.norm.sf(np.abs(tv)),
                                   ci[sl]), yname=eq, xname=[tm.name for tm in terms],
