@@ -85,7 +85,7 @@ from econderiv.special import mills_ratio, mills_ratio_deriv
 
 __all__ = ["SwitchingData", "split_params", "loglike_derivs", "loglikeobs", "score",
            "score_obs", "hessian", "RegimeTwoStep", "SwitchingTwoStep",
-           "switching_twostep", "prediction", "treatment_effect", "PREDICTIONS",
+           "switching_twostep", "twostep_moments", "prediction", "treatment_effect", "PREDICTIONS",
            "EFFECTS"]
 
 _HALF_LOG_2PI = 0.5 * np.log(2.0 * np.pi)
@@ -309,28 +309,30 @@ class SwitchingTwoStep:
     regimes: tuple
 
 
-def _regime_twostep(y, X, Z, w, imr) -> RegimeTwoStep:
-    """OLS of ``y`` on ``[X, imr]`` over one regime's rows (``Z``, ``w = Z gamma``)."""
+def _regime_twostep(y, X, Z, w, imr, wt) -> RegimeTwoStep:
+    """(Weighted) least squares of ``y`` on ``[X, imr]`` over one regime's rows
+    (``Z``, ``w = Z gamma``, row weights ``wt``)."""
     delta = imr * (imr + w)
     Xs = np.column_stack([X, imr])
-    bread = np.linalg.inv(Xs.T @ Xs)
-    coef = bread @ (Xs.T @ y)
+    bread = np.linalg.inv((Xs.T * wt) @ Xs)
+    coef = bread @ (Xs.T @ (wt * y))
     resid = y - Xs @ coef
     L = coef[-1]
-    sigma = float(np.sqrt(resid @ resid / len(y) + L * L * delta.mean()))
+    n_r = float(wt.sum())
+    sigma = float(np.sqrt((wt * resid) @ resid / n_r + L * L * (wt @ delta) / n_r))
     rho_raw = float(L / sigma)
     rho = float(np.clip(rho_raw, -1.0, 1.0))
     if rho != rho_raw:
         sigma = abs(float(L))
-    middle = sigma ** 2 * ((Xs.T * (1.0 - rho * rho * delta)) @ Xs)
+    middle = sigma ** 2 * ((Xs.T * (wt * (1.0 - rho * rho * delta))) @ Xs)
     fit = X @ np.linalg.lstsq(X, imr, rcond=None)[0]
     tss = ((imr - imr.mean()) ** 2).sum()
     r2 = 1.0 - ((imr - fit) ** 2).sum() / tss if tss > 0 else 1.0
-    return RegimeTwoStep(coef, sigma, rho, rho_raw, bread, (Xs.T * delta) @ Z, middle, resid,
-                         float(r2))
+    return RegimeTwoStep(coef, sigma, rho, rho_raw, bread, (Xs.T * (wt * delta)) @ Z, middle,
+                         resid, float(r2))
 
 
-def switching_twostep(y0, X0, y1, X1, s, Z, probit=None) -> SwitchingTwoStep:
+def switching_twostep(y0, X0, y1, X1, s, Z, probit=None, weights=None) -> SwitchingTwoStep:
     """Lee's (1978) two-step estimator with the corrected covariance.
 
     Parameters
@@ -344,6 +346,11 @@ def switching_twostep(y0, X0, y1, X1, s, Z, probit=None) -> SwitchingTwoStep:
         Selection design of all rows.
     probit : tuple, optional
         ``(gamma, cov, llf, converged)`` of a probit already fitted.
+    weights : (n,) array, optional
+        Row weights (all rows): a weighted probit, then weighted least squares
+        in each regime; ``sigma_r^2 = e'We / n_r + L_r^2 mean_W(delta_r)`` and
+        every ``X*'X*``, ``X*'D Z`` of the module notes with ``W`` inside (with
+        frequency weights: the formulas on the expanded data).
 
     Returns
     -------
@@ -354,20 +361,21 @@ def switching_twostep(y0, X0, y1, X1, s, Z, probit=None) -> SwitchingTwoStep:
     s = np.asarray(s, dtype=float)
     Z = np.asarray(Z, dtype=float)
     sel = s == 1
-    gamma, Vg, probit_llf, probit_conv = HK.probit_fit(s, Z) if probit is None else probit
+    wt = np.ones(len(s)) if weights is None else np.asarray(weights, dtype=float)
+    gamma, Vg, probit_llf, probit_conv = (HK.probit_fit(s, Z, weights=weights)
+                                          if probit is None else probit)
     Z0, Z1 = Z[~sel], Z[sel]
     w0, w1 = Z0 @ gamma, Z1 @ gamma
     lam0, lam1 = -mills_ratio(-w0), mills_ratio(w1)
-    r0 = _regime_twostep(np.asarray(y0, float), np.asarray(X0, float), Z0, w0, lam0)
-    r1 = _regime_twostep(np.asarray(y1, float), np.asarray(X1, float), Z1, w1, lam1)
+    r0 = _regime_twostep(np.asarray(y0, float), np.asarray(X0, float), Z0, w0, lam0, wt[~sel])
+    r1 = _regime_twostep(np.asarray(y1, float), np.asarray(X1, float), Z1, w1, lam1, wt[sel])
     kz, k0, k1 = Z.shape[1], X0.shape[1], X1.shape[1]
     # the probit's estimation error moves each regime's inverse Mills ratio:
-    # b_r - beta_r ~ bread_r X_r*'[v_r + L_r D_r Z_r (g_hat - g)]
+    # b_r - beta_r ~ bread_r X_r*'W[v_r + L_r D_r Z_r (g_hat - g)]
     G = [r.coef[-1] * r.bread @ r.XDZ for r in (r0, r1)]  # d b_r / d gamma
     V = [r.bread @ (r.middle + r.rho ** 2 * r.sigma ** 2 * r.XDZ @ Vg @ r.XDZ.T) @ r.bread
          for r in (r0, r1)]
-    # positions of (beta_r, L_r) in params = (gamma, beta0, beta1, L0, L1)
-    pos = [np.r_[kz:kz + k0, kz + k0 + k1], np.r_[kz + k0:kz + k0 + k1, kz + k0 + k1 + 1]]
+    pos = _twostep_positions(kz, k0, k1)
     k = kz + k0 + k1 + 2
     cov = np.zeros((k, k))
     cov[:kz, :kz] = Vg
@@ -381,6 +389,60 @@ def switching_twostep(y0, X0, y1, X1, s, Z, probit=None) -> SwitchingTwoStep:
     cov[np.ix_(pos[1], pos[0])] = c01.T
     params = np.concatenate([gamma, r0.coef[:-1], r1.coef[:-1], [r0.coef[-1], r1.coef[-1]]])
     return SwitchingTwoStep(params, cov, probit_llf, probit_conv, (r0, r1))
+
+
+def _twostep_positions(kz: int, k0: int, k1: int):
+    """Positions of ``(beta_r, L_r)`` in ``(gamma, beta0, beta1, L0, L1)``."""
+    return [np.r_[kz:kz + k0, kz + k0 + k1], np.r_[kz + k0:kz + k0 + k1, kz + k0 + k1 + 1]]
+
+
+def twostep_moments(params, y0, X0, y1, X1, s, Z, weights=None):
+    """The two-step estimator as a stacked M-estimator, for robust covariances.
+
+    Moments (per row, unweighted): the probit score ``q_i lambda(q_i w_i) z_i``
+    (``q = 2 s - 1``, all rows) and each regime's normal equations ``x*_ri
+    (y_ri - x*_ri'b_r)`` on its rows, ``x*_r = (x_r, lambda_r(w))``. With
+    ``d lambda_r / d w = -delta_r`` the Jacobian of the weighted sums is block
+    lower triangular::
+
+        d/d gamma (probit)      = Z' W diag(lambda'(q w)) Z
+        d/d b_r   (regime r)    = -X_r*' W X_r*
+        d/d gamma (regime r)    = X_r*' W diag(L_r delta_r) Z_r  - e_L (W delta_r e_r)' Z_r
+
+    (``e_L`` the row of ``L_r``). Returns ``(G, J)``: per-row moments ``(n, k)``
+    in ``params`` order and ``J`` ``(k, k)``; the sandwich is ``J^-1 M J^-T``.
+    """
+    s = np.asarray(s, dtype=float)
+    Z = np.asarray(Z, dtype=float)
+    sel = s == 1
+    n, kz = Z.shape
+    X0, X1 = np.asarray(X0, float), np.asarray(X1, float)
+    k0, k1 = X0.shape[1], X1.shape[1]
+    p = np.asarray(params, dtype=float)
+    gamma = p[:kz]
+    wt = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
+    q = 2.0 * s - 1.0
+    w = Z @ gamma
+    lam_q, dlam_q = HK._lam_dlam(q * w)
+    k = kz + k0 + k1 + 2
+    G = np.zeros((n, k))
+    G[:, :kz] = Z * (q * lam_q)[:, None]
+    J = np.zeros((k, k))
+    J[:kz, :kz] = (Z.T * (wt * dlam_q)) @ Z
+    pos = _twostep_positions(kz, k0, k1)
+    for r, rows, X, y in ((0, ~sel, X0, y0), (1, sel, X1, y1)):
+        wr, Zr, wtr = w[rows], Z[rows], wt[rows]
+        lam = -mills_ratio(-wr) if r == 0 else mills_ratio(wr)
+        delta = lam * (lam + wr)
+        Xs = np.column_stack([X, lam])
+        b = p[pos[r]]
+        e = np.asarray(y, float) - Xs @ b
+        G[np.ix_(np.flatnonzero(rows), pos[r])] = Xs * e[:, None]
+        J[np.ix_(pos[r], pos[r])] = -(Xs.T * wtr) @ Xs
+        block = (Xs.T * (wtr * delta * b[-1])) @ Zr
+        block[-1] -= (wtr * delta * e) @ Zr
+        J[np.ix_(pos[r], np.arange(kz))] = block
+    return G, J
 
 
 # ---------------------------------------------------------------------------

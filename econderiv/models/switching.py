@@ -358,7 +358,7 @@ class SwitchingRegression(ExactLikelihoodModel):
             with single_thread_blas():
                 self._twostep_cache = K.switching_twostep(
                     self._y0[~sel], self._X0[~sel], self._y1[sel], self._X1[sel],
-                    self.endog_select, self._z)
+                    self.endog_select, self._z, weights=self._w)
         return self._twostep_cache
 
     @property
@@ -410,36 +410,46 @@ class SwitchingRegression(ExactLikelihoodModel):
         "each) and\n        restarts from every local maximum of the profile. Lee's two-step "
         "estimator\n        is :meth:`fit_twostep`.\n", 1)
 
-    def fit_twostep(self, cov_type=None, **kwargs) -> "SwitchingTwoStepResults":
+    def fit_twostep(self, cov_type=None, cov_kwds=None, **kwargs) -> "SwitchingTwoStepResults":
         """Lee's (1978) two-step estimator: probit, then OLS in each regime with
         its own inverse Mills ratio.
 
         ``lambda1 = phi(z'g)/Phi(z'g)`` (rows with ``s = 1``), ``lambda0 =
         -phi(z'g)/(1 - Phi(z'g))`` (rows with ``s = 0``); their coefficients
-        estimate ``rho_r sigma_r``. The covariance is Heckman's correction in
-        Greene's form for each regime, including the probit's estimation
-        error and the covariances it induces between the blocks
-        (:mod:`econderiv.models._switching_kernels`). Parameters
-        ``selection:...``, ``outcome0:...``, ``outcome1:...``, ``lambda0``,
-        ``lambda1``; ``rho_r``, ``sigma_r`` are the consistent estimators,
-        without standard errors (as Stata's ``heckman, twostep``).
+        estimate ``rho_r sigma_r``. Parameters ``selection:...``,
+        ``outcome0:...``, ``outcome1:...``, ``lambda0``, ``lambda1``;
+        ``rho_r``, ``sigma_r`` are the consistent estimators, without standard
+        errors (as Stata's ``heckman, twostep``). With weights, the probit is
+        weighted and the second steps are weighted least squares.
 
         Parameters
         ----------
-        cov_type : {"nonrobust"}
-            The corrected covariance assumes homoskedastic normal errors;
-            robust and cluster covariances are available for ML (:meth:`fit`).
+        cov_type : {"nonrobust", "HC0", "HC1", "cluster"}, optional
+            ``"nonrobust"`` (the default without sampling weights):
+            Heckman's correction in Greene's form for each regime, including
+            the probit's estimation error and the covariances it induces
+            between the blocks (:mod:`econderiv.models._switching_kernels`);
+            it assumes homoskedastic normal errors. The robust types treat
+            the two steps as one stacked M-estimator (probit score and both
+            regimes' normal equations,
+            :func:`~econderiv.models._switching_kernels.twostep_moments`) and
+            take the sandwich; with ``prob_weights`` the default is ``"HC1"``
+            with Stata's ``N/(N-1)``. ``cov_kwds`` as in :meth:`fit`.
         """
         _optim.check_keywords(kwargs, (), "SwitchingRegression.fit_twostep() (closed form; "
                               "optimizer keywords belong to fit())")
-        if cov_type is not None and str(cov_type).lower() != "nonrobust":
-            raise ValueError(
-                f"cov_type={cov_type!r} is not available with fit_twostep(): the corrected "
-                "two-step covariance assumes homoskedastic normal errors. Use "
-                "fit(cov_type=...) (ML) for a robust or cluster covariance.")
-        if self.weight_type is not None:
-            raise ValueError("fit_twostep() does not take weights; use fit() (ML), which "
-                             "does")
+        if cov_type is None and self.weight_type == "prob":
+            cov_type, cov_kwds = "HC1", dict(cov_kwds or {}, correction="stata")
+        cov_type, cov_kwds = _inference.check_cov_type(cov_type, cov_kwds)
+        if cov_type in ("opg", "eim"):
+            raise ValueError(f"cov_type={cov_type!r} is not available with fit_twostep() (it "
+                             "is not a likelihood estimator); use 'nonrobust', 'HC0', 'HC1' "
+                             "or 'cluster'")
+        n_groups = None
+        if cov_type == "cluster":
+            codes, n_groups = _inference.cluster_codes(cov_kwds["groups"], int(self._nrows),
+                                                       self._kept, self.row_labels)
+            cov_kwds = dict(cov_kwds, groups=codes)
         ts = self._twostep()
         self._warn_collinear_imr(ts)
         for r, reg in enumerate(ts.regimes):
@@ -457,8 +467,20 @@ class SwitchingRegression(ExactLikelihoodModel):
         view.data = copy.copy(self.data)
         view.param_names = view.data.param_names = self.param_names[:-4] + ["lambda0",
                                                                             "lambda1"]
-        return SwitchingTwoStepResultsWrapper(SwitchingTwoStepResults(view, ts.params, ts.cov,
-                                                                      ts))
+        cov, description = ts.cov, ("two-step covariance corrected for the estimated inverse "
+                                    "Mills ratios (Heckman/Greene, per regime)")
+        if cov_type != "nonrobust":
+            sel = self._sel
+            G, J = K.twostep_moments(ts.params, self._y0[~sel], self._X0[~sel], self._y1[sel],
+                                     self._X1[sel], self.endog_select, self._z, self._w)
+            cov, description = _inference.covariance(
+                None, G, self._w, self.weight_type, cov_type, cov_kwds, float(self.nobs),
+                len(ts.params), bread=-np.linalg.inv(J))
+        res = SwitchingTwoStepResults(view, ts.params, cov, ts)
+        res.cov_type = cov_type
+        res.cov_kwds = dict(cov_kwds, description=description)
+        res.n_groups = n_groups
+        return SwitchingTwoStepResultsWrapper(res)
 
     # -- designs for prediction -------------------------------------------------------
     def _designs(self, exog, exog0, exog1, exog_select, transform: bool):
@@ -790,8 +812,7 @@ class SwitchingTwoStepResults(_SwitchingResultsMixin, LikelihoodModelResults):
         self.nobs, self.df_model, self.df_resid = model.nobs, model.df_model, model.df_resid
         super().__init__(model, params, cov, scale=1.0)
         self.cov_type = "nonrobust"
-        self.cov_kwds = {"description": "two-step covariance corrected for the estimated "
-                                        "inverse Mills ratios (Heckman/Greene, per regime)"}
+        self.cov_kwds = {}
 
     @property
     def converged(self) -> bool:

@@ -202,13 +202,58 @@ def test_twostep_covariance_carries_the_probit_error(model):
     assert np.abs(ts.cov[np.ix_(pos[0], pos[1])]).max() > 0
 
 
-def test_twostep_rejects_robust_covariance_and_optimizer_keywords(model):
-    with pytest.raises(ValueError, match="cov_type"):
-        model.fit_twostep(cov_type="HC0")
+def test_twostep_keywords(model):
+    with pytest.raises(ValueError, match="opg"):
+        model.fit_twostep(cov_type="opg")
     with pytest.raises(TypeError, match="maxiter"):
         model.fit_twostep(maxiter=5)
     with pytest.raises(ValueError, match="fit_twostep"):
         model.fit(method="twostep")
+
+
+def test_twostep_moments_jacobian():
+    # the stacked M-estimator's Jacobian against numerical differentiation of
+    # the weighted moment sums (lambda recomputed from gamma)
+    df = simulate(n=300, seed=11)
+    mod = SwitchingRegression.from_formula(["y ~ x", "y ~ x + v"], df, selection="s ~ x + w")
+    sel = mod._sel
+    args = (mod._y0[~sel], mod._X0[~sel], mod._y1[sel], mod._X1[sel], mod.endog_select,
+            mod._z)
+    wt = np.random.default_rng(3).uniform(0.5, 2.0, size=len(df))
+    p = mod._twostep().params + 0.05
+    G, J = K.twostep_moments(p, *args, weights=wt)
+    num = approx_fprime(p, lambda q: wt @ K.twostep_moments(q, *args, weights=wt)[0],
+                        centered=True)
+    np.testing.assert_allclose(J, num, rtol=1e-6, atol=1e-6)
+    # the moments vanish at the two-step estimate (it solves them)
+    G0, _ = K.twostep_moments(mod._twostep().params, *args)
+    assert np.abs(G0.sum(axis=0)).max() < 1e-7
+
+
+def test_twostep_robust_covariances(model):
+    two = model.fit_twostep()
+    hc = model.fit_twostep(cov_type="HC0")
+    assert hc.cov_type == "HC0" and two.cov_type == "nonrobust"
+    # homoskedastic normal errors: the sandwich estimates the same covariance
+    ratio = hc.bse.to_numpy() / two.bse.to_numpy()
+    assert np.all((ratio > 0.8) & (ratio < 1.25)), ratio
+    groups = np.arange(int(model.nobs)) % 60
+    cl = model.fit_twostep(cov_type="cluster", cov_kwds={"groups": groups})
+    assert cl.n_groups == 60 and np.all(np.isfinite(cl.bse))
+
+
+def test_twostep_freq_weights_equal_duplicated_rows():
+    df = simulate(n=400, seed=12)
+    w = np.random.default_rng(1).integers(1, 4, size=len(df))
+    big = df.loc[df.index.repeat(w)].reset_index(drop=True)
+    kw = dict(selection="s ~ x + w")
+    a = SwitchingRegression.from_formula(["y ~ x", "y ~ x + v"], df, freq_weights=w, **kw)
+    b = SwitchingRegression.from_formula(["y ~ x", "y ~ x + v"], big, **kw)
+    for ct in ("nonrobust", "HC0"):
+        ta, tb = a.fit_twostep(cov_type=ct), b.fit_twostep(cov_type=ct)
+        np.testing.assert_allclose(ta.params, tb.params, rtol=1e-7, atol=1e-9)
+        np.testing.assert_allclose(ta.bse, tb.bse, rtol=1e-6)
+    assert ta.rho1 == pytest.approx(tb.rho1, rel=1e-9)
 
 
 # ---------------------------------------------------------------------------
