@@ -40,8 +40,8 @@ from econderiv.models._choicelogit_kernels import (ChoiceBound, bohning_matrix,
                                                    choicelogit_loglike_derivs,
                                                    constant_within_cases, elasticities,
                                                    nonbase, probabilities)
-from econderiv.models._likelihood import (ExactLikelihoodModel, ExactLikelihoodResults,
-                                          parallel_map, row_blocks)
+from econderiv.models._likelihood import (FIT_KEYWORDS, ExactLikelihoodModel,
+                                          ExactLikelihoodResults, parallel_map, row_blocks)
 from econderiv.models._mnlogit_kernels import collinear_columns
 
 __all__ = ["ChoiceLogit", "ChoiceLogitResults", "wide_to_long"]
@@ -584,12 +584,16 @@ class ChoiceLogit(ExactLikelihoodModel):
             if not (isinstance(g, pd.Series) and len(g) == self._nrows):
                 g = self._per_case(g, "groups")
             cov_kwds = dict(cov_kwds, groups=g)
+        _optim.check_method(method, own=("bohning", "newton_trust", "newton_linesearch"))
         if str(method).lower() != "bohning":
             if accelerate is not True or switch_tol != 0.1:
                 raise ValueError("accelerate and switch_tol apply only to method='bohning'")
             return super().fit(start_params, method, maxiter, disp, callback, cov_type,
                                cov_kwds, **kwargs)
         maxiter = _optim.check_maxiter(maxiter)
+        _optim.check_keywords(kwargs, set(FIT_KEYWORDS) - {"method", "global_search", "grid"}
+                              | set(_optim.OPTIMIZER_KWARGS["newton_linesearch"]),
+                              "ChoiceLogit.fit(method='bohning')")
         start = self.start_params if start_params is None else np.asarray(start_params, float)
         if start.shape != (self.k_params,):
             raise ValueError(f"start_params must have {self.k_params} elements "
