@@ -585,3 +585,10 @@ def test_no_exclusion_warns():
                                            selection="s ~ x + w")
     with pytest.warns(CollinearityWarning, match="no exclusion restriction"):
         mod.fit_twostep()
+
+
+def test_dask_data_is_a_clear_error():
+    dd = pytest.importorskip("dask.dataframe")
+    data = dd.from_pandas(simulate(n=100, seed=8), npartitions=2)
+    with pytest.raises(NotImplementedError, match="dask"):
+        SwitchingRegression.from_formula(["y ~ x", "y ~ x"], data, selection="s ~ x + w")
