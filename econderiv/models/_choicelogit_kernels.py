@@ -262,8 +262,15 @@ def elasticities(P, X_attr, coef: float, avail) -> np.ndarray:
 def constant_within_cases(X, avail) -> np.ndarray:
     """Columns of ``X (n, J, p)`` that do not vary over the available
     alternatives of any case (their coefficient is not identified)."""
-    big = np.where(avail[:, :, None], X, -np.inf).max(axis=1)
-    small = np.where(avail[:, :, None], X, np.inf).min(axis=1)
-    multi = avail.sum(axis=1) >= 2
-    spread = np.where(multi[:, None], big - small, 0.0)
-    return ~(np.abs(spread) > 0).any(axis=0)
+    n = X.shape[0]
+    varies = np.zeros(X.shape[2], dtype=bool)
+    first = avail.argmax(axis=1)
+    step = 1 << 14
+    for lo in range(0, n, step):  # blocks; usually the first one settles every column
+        sl = slice(lo, min(n, lo + step))
+        ref = X[sl][np.arange(sl.stop - sl.start), first[sl]]
+        diff = (X[sl] != ref[:, None, :]) & avail[sl][:, :, None]
+        varies |= diff.any(axis=(0, 1))
+        if varies.all():
+            break
+    return ~varies

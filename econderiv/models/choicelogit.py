@@ -151,7 +151,8 @@ class _CaseArrays:
     def __init__(self, xalt, zcase, case, alt, chosen=None, alternatives=None,
                  xnames=(), znames=()):
         N = len(case)
-        case_codes, case_labels = pd.factorize(pd.Index(case), sort=False)
+        case_codes, case_labels = pd.factorize(np.asarray(case), sort=False)
+        case_labels = pd.Index(case_labels)
         if (case_codes < 0).any():
             raise ValueError("the case id is missing (NaN) for some rows")
         alt_index = pd.Index(alt)
@@ -180,7 +181,7 @@ class _CaseArrays:
                              "pairs in all): each alternative may appear once per case")
         p = xalt.shape[1]
         if N == n * J and (flat == np.arange(N)).all():  # balanced and sorted: no scatter
-            self.X = np.array(xalt, dtype=float).reshape(n, J, p)
+            self.X = np.ascontiguousarray(xalt, dtype=float).reshape(n, J, p)
             self.avail = np.ones((n, J), dtype=bool)
         else:
             self.X = np.zeros((n, J, p))
@@ -191,10 +192,12 @@ class _CaseArrays:
         self.Z = np.zeros((n, q))
         if q:
             self.Z[case_codes] = zcase
+            back = self.Z[case_codes]
+            differ = np.nonzero(back != zcase)  # usually empty: copied values are equal
             varies = np.zeros(q, dtype=bool)
-            for k in range(q):
-                back = self.Z[case_codes, k]
-                varies[k] = not np.allclose(back, zcase[:, k], rtol=1e-12, atol=0, equal_nan=True)
+            rel = np.abs(back[differ] - zcase[differ]) > 1e-12 * np.maximum(
+                np.abs(zcase[differ]), 1.0)
+            varies[np.unique(differ[1][rel])] = True
             if varies.any():
                 bad = [znames[k] for k in np.flatnonzero(varies)]
                 raise ValueError(f"case-specific regressor(s) {bad} vary within a case; an "
