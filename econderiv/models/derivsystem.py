@@ -52,14 +52,19 @@ from math import factorial
 
 import numpy as np
 import pandas as pd
-from scipy import linalg, optimize, stats
+from scipy import linalg, optimize
 from statsmodels.base import wrapper as wrap
-from statsmodels.base.data import handle_data
-from statsmodels.base.model import LikelihoodModelResults
 
 from econderiv.models import _derivsys_kernels as KS
 from econderiv.models._data import user_stacklevel
 from econderiv.models._optim import check_keywords, check_maxiter, closest
+from econderiv.models._timeseries import (
+    DerivativeResults,
+    DerivativeResultsWrapper,
+    as_seconds,
+    check_increasing,
+    model_data,
+)
 
 __all__ = ["DerivativeSystem", "DerivativeSystemResults"]
 
@@ -248,32 +253,14 @@ def parse_system(formulas, exog_names):
 # Data: one union time grid, ragged observations
 # ---------------------------------------------------------------------------
 
-def _as_time(t, what):
-    if isinstance(t, (pd.Series, pd.Index)) and (pd.api.types.is_datetime64_any_dtype(t)
-                                                 or pd.api.types.is_timedelta64_dtype(t)):
-        raise TypeError(f"{what}: give time as numbers (e.g. seconds or years); convert "
-                        "datetimes with (t - t[0]).dt.total_seconds()")
-    arr = np.asarray(t, dtype=float).ravel()
-    bad = np.flatnonzero(~np.isfinite(arr))
-    if bad.size:
-        raise ValueError(f"{what} has {bad.size} missing or non-finite values (first at "
-                         f"position {bad[0]})")
-    return arr
-
-
-def _check_increasing(t, what):
-    dt = np.diff(t)
-    if np.any(dt == 0):
-        i = int(np.flatnonzero(dt == 0)[0])
-        raise ValueError(f"{what} has repeated values: t[{i}] = t[{i + 1}] = {t[i]!r}")
-    if np.any(dt < 0):
-        i = int(np.flatnonzero(dt < 0)[0])
-        raise ValueError(f"{what} is not increasing: t[{i}] = {t[i]!r} > t[{i + 1}] = "
-                         f"{t[i + 1]!r}; sort the data by time")
+def _time_raw(v):
+    """The raw time values of one state's entry (before conversion)."""
+    return pd.Index(v.index) if isinstance(v, pd.Series) else pd.Index(np.asarray(v[0]).ravel())
 
 
 def _series_of(names, endog, time):
-    """``{state: (times, values)}`` from a DataFrame (+ time) or a dict."""
+    """``({state: (seconds, values)}, TimeAxis, row index)`` from a DataFrame
+    (+ time) or a dict; datetimes/timedeltas become seconds on one axis."""
     out = {}
     if isinstance(endog, dict):
         if time is not None:
@@ -285,25 +272,29 @@ def _series_of(names, endog, time):
                 raise ValueError(f"state {nm!r} has an equation but no data in endog "
                                  f"(keys: {list(endog)})")
             v = endog[nm]
-            if isinstance(v, pd.Series):
-                tt, yy = _as_time(v.index.to_numpy(), f"the index (time) of {nm!r}"), v
-            else:
-                if len(v) != 2:
-                    raise ValueError(f"endog[{nm!r}] must be a Series indexed by time or a "
-                                     "pair (time, values)")
-                tt, yy = _as_time(v[0], f"time of {nm!r}"), v[1]
-            yy = np.asarray(yy, float).ravel()
+            if not isinstance(v, pd.Series) and len(v) != 2:
+                raise ValueError(f"endog[{nm!r}] must be a Series indexed by time or a "
+                                 "pair (time, values)")
+        # one axis for all states: datetimes in seconds since the earliest sample
+        raw = pd.Index(np.concatenate([np.asarray(_time_raw(endog[nm])) for nm in names]))
+        _, axis, _ = as_seconds(raw.sort_values() if raw.notna().all() else raw,
+                                "the states' times")
+        for nm in names:
+            v = endog[nm]
+            what = f"the times of {nm!r}"
+            tt = axis.to_seconds(_time_raw(v), what)
+            yy = np.asarray(v if isinstance(v, pd.Series) else v[1], float).ravel()
             if yy.size != tt.size:
                 raise ValueError(f"state {nm!r}: {tt.size} times but {yy.size} values")
             out[nm] = (tt, yy)
-        return out
+        return out, axis
     if not isinstance(endog, pd.DataFrame):
         raise TypeError("endog must be a pandas DataFrame with one column per state (NaN "
                         "where a state is not sampled) or a dict {state: Series indexed by "
                         "time}")
     if time is None:
         raise ValueError("give time (a column of endog's rows) with a DataFrame endog")
-    tt = _as_time(time, "time")
+    tt, axis, _ = as_seconds(time, "time")
     if tt.size != len(endog):
         raise ValueError(f"time has {tt.size} values but endog has {len(endog)} rows")
     if isinstance(time, pd.Series) and not time.index.equals(endog.index):
@@ -316,7 +307,7 @@ def _series_of(names, endog, time):
         y = np.asarray(endog[nm], float)
         keep = np.isfinite(y)
         out[nm] = (tt[keep], y[keep])
-    return out
+    return out, axis
 
 
 class DerivativeSystem:
@@ -368,9 +359,12 @@ class DerivativeSystem:
         self.state_vector_names = [_deriv_name(d, nm) for nm, m in zip(spec.names, spec.orders)
                                    for d in range(m)]
 
-        series = _series_of(spec.names, endog, time)
+        series, self.time_axis = _series_of(spec.names, endog, time)
         for nm, (tt, yy) in series.items():
-            _check_increasing(tt, f"the times of {nm!r}")
+            try:
+                check_increasing(tt, "t")
+            except ValueError as exc:
+                raise ValueError(f"the times of {nm!r}: {exc}") from None
         grid = np.unique(np.concatenate([tt for tt, _ in series.values()]))
         self.time = grid
         obs_state, obs_row, yv = [], [], []
@@ -393,14 +387,17 @@ class DerivativeSystem:
             if not exog.index.equals(endog.index):
                 raise ValueError("exog and endog have different indexes; align them (rows "
                                  "are matched by index label, never by position)")
-            tt = _as_time(time, "time")
+            tt = as_seconds(time, "time")[0]
             order = np.argsort(tt, kind="stable")
             ts, us = tt[order], np.asarray(exog, float)[order]
             first = np.concatenate([[True], np.diff(ts) > 0])
             u = us[first][np.searchsorted(ts[first], grid)]
         else:
-            te = _as_time(exog.index.to_numpy(), "the index (time) of exog")
-            _check_increasing(te, "the index (time) of exog")
+            te = self.time_axis.to_seconds(pd.Index(exog.index), "the index (time) of exog")
+            try:
+                check_increasing(te, "t")
+            except ValueError as exc:
+                raise ValueError(f"the index (time) of exog: {exc}") from None
             j = np.searchsorted(te, grid, side="right") - 1
             if np.any(j < 0):
                 raise ValueError(f"exog starts at t={te[0]:g}, after the first sample time "
@@ -426,9 +423,28 @@ class DerivativeSystem:
                              f"coefficients, {spec.n_states} initial conditions and "
                              f"{len(spec.names)} noise variances; need more than {n_free}")
         # statsmodels' results machinery reads the parameter names from here
-        self.data = handle_data(pd.Series([0.0], name="+".join(eqnames)),
-                                pd.DataFrame(np.zeros((1, self.k_params)), columns=pnames))
+        self.data = model_data(pd.Series(self.obs_y, name=", ".join(spec.names)), pnames)
         self._data_attr = []
+
+    # hooks of the shared derivative results (econderiv.models._timeseries)
+    @property
+    def endog_names(self):
+        return list(self.state_names)
+
+    def equation_terms(self):
+        """``[(lhs, [(parameter name, regressor), ...])]``, one per equation."""
+        out, j = [], 0
+        for eq, terms in zip(self.equation_names, self.spec.terms):
+            pairs = []
+            for tm in terms:
+                pairs.append((self.param_names[j], "" if tm.kind == "const" else tm.name))
+                j += 1
+            out.append((eq, pairs))
+        return out
+
+    @staticmethod
+    def method_note(method):
+        return METHOD_NOTES[method]
 
     # ------------------------------------------------------------------
     @classmethod
@@ -508,8 +524,8 @@ class DerivativeSystem:
         if time is None:
             t, w = self.time, self.inputs
         else:
-            t = _as_time(time, "time")
-            _check_increasing(t, "time")
+            t = self.time_axis.to_seconds(time, "time")
+            check_increasing(t, "time")
             if exog is None:
                 if self.exog.shape[1]:
                     if t.size == self.time.size and np.allclose(t, self.time):
@@ -875,13 +891,15 @@ def _check_rank(X, names, eq):
 # Results
 # ---------------------------------------------------------------------------
 
-class DerivativeSystemResults(LikelihoodModelResults):
-    """Results of :meth:`DerivativeSystem.fit` on statsmodels' results machinery.
+class DerivativeSystemResults(DerivativeResults):
+    """Results of :meth:`DerivativeSystem.fit` on the derivative families'
+    shared statsmodels results (:class:`~._timeseries.DerivativeResults`).
 
     ``params``, ``bse``, ``tvalues``, ``pvalues`` (normal), ``conf_int()``,
-    ``cov_params()``, ``t_test``, ``wald_test``, ``f_test`` as in statsmodels;
-    ``llf``, ``aic``, ``bic`` for ``"oe"`` (Gaussian measurement likelihood,
-    counting theta, the initial state and the noise variances).
+    ``cov_params()``, ``t_test``, ``wald_test``, ``f_test``, ``save``,
+    ``summary()`` (a statsmodels ``Summary``; ``summary_col`` works) as in
+    statsmodels; ``llf``, ``aic``, ``bic`` for ``"oe"`` (Gaussian measurement
+    likelihood, counting theta, the initial state and the noise variances).
 
     Attributes
     ----------
@@ -893,51 +911,44 @@ class DerivativeSystemResults(LikelihoodModelResults):
     resid : pandas.Series
         ``"oe"``: ``y - x(t)`` (or on the log scale) of the stacked
         measurements, indexed by (state, time); ``"integral"``: the
-        integrated equations' residuals.
+        integrated equations' residuals, indexed likewise.
     """
 
     def __init__(self, model, method, params, cov, sigma, resid, nuisance, initial_state,
                  llf, df_resid, info):
-        super().__init__(model, np.asarray(params, float), normalized_cov_params=np.asarray(
-            cov, float), scale=1.0)
-        self.method = method
+        idx = pd.MultiIndex.from_arrays(
+            [np.asarray(model.state_names)[model.obs_state],
+             model.time_axis.values(model.time[model.obs_row])], names=["state", "time"])
+        resid = pd.Series(np.asarray(resid, float), index=idx, name="resid")
+        k_llf = model.k_params + model.spec.n_states + len(model.state_names)
+        super().__init__(model, method, params, cov, scale=np.nan, df_resid=df_resid,
+                         resid=resid, llf=llf, k_llf=k_llf, nuisance=nuisance, info=info,
+                         cov_type="nonrobust" if method == "oe" else "measurement",
+                         cov_description=METHOD_NOTES[method])
         self.use_t = False
-        self.cov_type = "nonrobust"
-        self.cov_kwds = {"description": METHOD_NOTES[method]}
         self.sigma = pd.Series(np.asarray(sigma, float), index=model.state_names,
                                name="sigma")
-        idx = pd.MultiIndex.from_arrays([np.asarray(model.state_names)[model.obs_state],
-                                         model.time[model.obs_row]], names=["state", "time"])
-        self.resid = pd.Series(np.asarray(resid, float), index=idx, name="resid") \
-            if np.size(resid) == model.nobs else pd.Series(np.asarray(resid, float))
-        nn, nv, ns = nuisance
-        self.nuisance = pd.DataFrame({"coef": np.asarray(nv, float),
-                                      "std err": np.asarray(ns, float)}, index=list(nn))
         self._initial_state = None if initial_state is None else np.asarray(initial_state,
                                                                              float)
-        self._llf = llf
-        self.df_resid = df_resid
-        self.df_model = model.k_params
-        self.nobs = model.nobs
-        self.info = info
 
-    @property
-    def llf(self):
-        return self._llf
+    def _header(self):
+        left, right = super()._header()
+        noise = ", ".join(f"{s} {v:.4g}" for s, v in self.sigma.items())
+        right = [("Noise sd:", [noise]) if r[0] == "Residual sd:" else r for r in right]
+        if self.method == "oe":
+            meas = ("Measurement:", [self.info.get("measurement", "additive")])
+            blank = [i for i, r in enumerate(left) if r[0] == " "]
+            if blank:
+                left[blank[0]] = meas
+            else:
+                left.append(meas)
+                right.append((" ", [" "]))
+        return left, right
 
-    @property
-    def k_free(self):
-        """Estimated quantities: theta, initial state, noise variances."""
-        m = self.model
-        return m.k_params + m.spec.n_states + len(m.state_names)
-
-    @property
-    def aic(self):
-        return -2 * self.llf + 2 * self.k_free
-
-    @property
-    def bic(self):
-        return -2 * self.llf + np.log(self.nobs) * self.k_free
+    def summary(self, alpha=0.05, title=None):
+        """statsmodels ``Summary``: header, the equations named and fitted, the
+        coefficients, the nuisance parameters and the method's assumptions."""
+        return super().summary(alpha, title or "System of derivative relations")
 
     @property
     def initial_state(self):
@@ -961,9 +972,9 @@ class DerivativeSystemResults(LikelihoodModelResults):
         if s0.size != mod.spec.n_states:
             raise ValueError(f"x0 needs {mod.spec.n_states} values "
                              f"({mod.state_vector_names})")
-        t = mod.time if time is None else _as_time(time, "time")
+        t = mod.time if time is None else mod.time_axis.to_seconds(time, "time")
         states, _ = mod.simulate_states(np.asarray(self.params), s0, time, exog)
-        return pd.DataFrame(states, index=pd.Index(t, name="time"),
+        return pd.DataFrame(states, index=pd.Index(mod.time_axis.values(t), name="time"),
                             columns=mod.state_vector_names)
 
     def predict(self, time=None, exog=None, x0=None):
@@ -977,60 +988,15 @@ class DerivativeSystemResults(LikelihoodModelResults):
         mod = self.model
         sim = self.simulate().to_numpy()
         pos = np.asarray(mod.spec.offsets)[mod.obs_state]
-        return pd.Series(sim[mod.obs_row, pos], index=self.resid.index
-                         if len(self.resid) == mod.nobs else None, name="fitted")
-
-    def summary(self, alpha=0.05):
-        """statsmodels ``Summary``: method, equations, coefficients per equation."""
-        from statsmodels.iolib.summary import Summary, summary_params
-        from statsmodels.iolib.table import SimpleTable
-        mod = self.model
-        top = [("Method:", self.method),
-               ("States:", ", ".join(f"{s} ({n})" for s, n in mod.nobs_state.items())),
-               ("Time span:", f"{mod.time[0]:.6g} .. {mod.time[-1]:.6g}"),
-               ("Noise scale:", ", ".join(f"{s} {v:.4g}" for s, v in self.sigma.items()))]
-        if self.method == "oe":
-            top += [("Measurement:", self.info.get("measurement", "additive")),
-                    ("Log-likelihood:", f"{self.llf:.4f}"),
-                    ("AIC / BIC:", f"{self.aic:.3f} / {self.bic:.3f}")]
-        smry = Summary()
-        smry.tables.append(SimpleTable([[a, b] for a, b in top],
-                                       title="System of derivative relations"))
-        params = np.asarray(self.params)
-        bse = np.asarray(self.bse)
-        ci = np.asarray(self.conf_int(alpha))
-        start = 0
-        for k, eq in enumerate(mod.equation_names):
-            terms = mod.spec.terms[k]
-            sl = slice(start, start + len(terms))
-            start += len(terms)
-            rhs = " ".join(f"{'-' if c < 0 else '+'} {abs(c):.4g}"
-                           + ("" if tm.name == "const" else f"*{tm.name}")
-                           for c, tm in zip(params[sl], terms))
-            rhs = rhs[2:] if rhs.startswith("+ ") else "-" + rhs[2:]
-            tv = params[sl] / bse[sl]
-            tab = summary_params((self, params[sl], bse[sl], tv, 2 * stats.norm.sf(np.abs(tv)),
-                                  ci[sl]), yname=eq, xname=[tm.name for tm in terms],
-                                 alpha=alpha, use_t=False,
-                                 title=f"{eq} = {rhs}" if len(rhs) < 70 else f"{eq} = ...")
-            smry.tables.append(tab)
-        if len(self.nuisance):
-            rows = [[nm, f"{r['coef']:.6g}", f"{r['std err']:.4g}"]
-                    for nm, r in self.nuisance.iterrows()]
-            smry.tables.append(SimpleTable(rows, headers=["nuisance", "coef", "std err"]))
-        smry.add_extra_txt([f"Method '{self.method}': " + METHOD_NOTES[self.method]])
-        return smry
+        return pd.Series(sim[mod.obs_row, pos], index=self.resid.index, name="fitted")
 
     def __repr__(self):
         return (f"<DerivativeSystemResults method={self.method!r} "
                 f"params={dict(pd.Series(np.asarray(self.params), index=self.model.param_names).round(6))}>")
 
 
-class DerivativeSystemResultsWrapper(wrap.ResultsWrapper):
-    _attrs = {"params": "columns", "bse": "columns", "pvalues": "columns",
-              "tvalues": "columns", "normalized_cov_params": "cov"}
-    _wrap_attrs = _attrs
-    _wrap_methods = {"cov_params": "cov", "conf_int": "columns"}
+class DerivativeSystemResultsWrapper(DerivativeResultsWrapper):
+    pass
 
 
 wrap.populate_wrapper(DerivativeSystemResultsWrapper, DerivativeSystemResults)

@@ -1,5 +1,7 @@
 """DerivativeSystem: exact sensitivities, integral-form operators, recovery, bad input."""
 
+import io
+import pickle
 import warnings
 
 import numpy as np
@@ -203,7 +205,15 @@ def test_results_statsmodels_tools_and_predict():
     assert 0 <= wt.pvalue <= 1
     assert isinstance(res.summary(), Summary)
     text = str(res.summary())
-    assert "D1.x = " in text and "Log-likelihood" in text
+    assert "Fitted:   D1.x = " in text and "Log-Likelihood" in text and "Noise sd" in text
+    assert "tabular" in res.summary().as_latex()
+    from statsmodels.iolib.summary2 import summary_col
+    assert "D1.y:const" in str(summary_col([res, mod.fit("integral")]))
+    buf = io.BytesIO()
+    res.save(buf)
+    buf.seek(0)
+    again = pickle.load(buf)
+    pd.testing.assert_series_equal(again.params, res.params)
     pred = res.predict()
     assert list(pred.columns) == ["x", "y"] and len(pred) == 121
     np.testing.assert_allclose(res.fittedvalues.to_numpy() + res.resid.to_numpy(),
@@ -213,6 +223,16 @@ def test_results_statsmodels_tools_and_predict():
     assert sim.shape == (7, 2)
     with pytest.raises(ValueError, match="give exog"):
         res.simulate(time=new_t)
+
+
+def test_datetime_time_in_seconds():
+    df = linear_data(n=81, T=8.0, seed=2)
+    stamps = pd.Timestamp("2024-01-01 12:00") + pd.to_timedelta(df.t, unit="s")
+    a = DerivativeSystem.from_formula(FORMULAS, df, time="t").fit("oe")
+    b = DerivativeSystem.from_formula(FORMULAS, df.assign(t=stamps), time="t").fit("oe")
+    np.testing.assert_allclose(b.params, a.params, rtol=1e-6)
+    assert "converted to seconds" in str(b.summary())
+    assert isinstance(b.predict().index[0], pd.Timestamp)
 
 
 def test_lynx_hare_log_fit_runs():
