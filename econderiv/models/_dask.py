@@ -873,14 +873,21 @@ class _DaskLikelihood:
     before the family's class by :func:`dask_class`)."""
 
     _backend: DaskBackend = None
+    _pass_cache = None
 
     # -- the kernel contract, summed on the workers ----------------------------
     def _run(self, params, order, llobs, per_obs):
         if per_obs:
             raise NotImplementedError("per-row scores of a dask model stay on the workers; "
                                       "robust covariances are summed there (fit(cov_type=))")
-        ll, score, hess = self._backend.map_sum(_kernel_sums, type(self)._kernel,
-                                                np.asarray(params, float), order)
+        # one pass gives the value, the score and the Hessian: passes over the
+        # data, not the k x k products, are what cost on large data
+        params = np.asarray(params, float)
+        key = params.tobytes()
+        if self._pass_cache is None or self._pass_cache[0] != key:
+            out = self._backend.map_sum(_kernel_sums, type(self)._kernel, params, 2)
+            self._pass_cache = (key, out)
+        ll, score, hess = self._pass_cache[1]
         return np.atleast_1d(ll), score, hess
 
     def loglike(self, params):
