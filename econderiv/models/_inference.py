@@ -874,6 +874,8 @@ def index_margins(params, cov, designs, names, index_params, predict, which: str
             for e, j in enumerate(where[v]):
                 if j is not None:
                     eff = eff + derivs[e] * betas[e][j]
+            # a constant derivative (a linear index) broadcasts over the rows
+            eff = np.broadcast_to(eff, (len(designs[0]),))
             out[i] = np.average(eff, weights=weights)
         return out
 

@@ -705,7 +705,8 @@ class _SwitchingResultsMixin:
         return _inference.index_margins(
             self.params, self.cov_params(), designs,
             [m.exog_select_names, m.exog0_names, m.exog1_names], index_params, predict, which,
-            at, dummy, desc, uses, variables)
+            at, dummy, desc, uses, variables,
+            weights=None if m._w is None else m._w[rows])  # weighted, as Stata's margins
 
     def _summary(self, title, method, estimation_blocks, ancillary_title, notes, alpha):
         m = self.model

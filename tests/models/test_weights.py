@@ -8,10 +8,10 @@ repeated ``w_i`` times, in parameters and in every covariance.
 import numpy as np
 import pandas as pd
 import pytest
-from test_core import (LIKELIHOOD_FAMILIES, RHO_FAMILIES, _biprobit_data, _mnlogit_data,
-                       _selection_data, make_model)
+from test_core import RHO_FAMILIES, _biprobit_data, _mnlogit_data, _selection_data
+from test_core import make_model as _make_core_model
 
-from econderiv import BivariateProbit, Heckman, MNLogit
+from econderiv import BivariateProbit, EndogenousTreatment, Heckman, MNLogit
 from econderiv.models import _inference
 from econderiv.testing import check_derivatives
 
@@ -22,9 +22,47 @@ def _weights(n, seed=11):
     return np.random.default_rng(seed).integers(1, 4, size=n).astype(float)
 
 
+def _treatment_data(n=800, seed=6):
+    rng = np.random.default_rng(seed)
+    df = pd.DataFrame({"x1": rng.normal(size=n), "x2": rng.normal(size=n),
+                       "z": rng.normal(size=n)})
+    u = rng.normal(size=n)
+    df["d"] = (0.2 + 0.5 * df.x1 + 0.8 * df.z + u > 0).astype(float)
+    df["y"] = 1.0 + 0.5 * df.x1 - 0.3 * df.x2 + 0.8 * df.d + 0.4 * u + rng.normal(size=n)
+    df.index = [f"r{i}" for i in range(n)]
+    return df
+
+
+def _switching_data(n=800, seed=7):
+    """Selection data with a noisy outcome in both regimes (rho0 = 0.3, rho1 = -0.5)."""
+    df = _selection_data(n, seed)
+    rng = np.random.default_rng(seed + 1)
+    y0 = 0.5 - 0.4 * df.x1 + 0.3 * df.x2 + rng.normal(size=n)
+    df["y"] = np.where(df.s == 1, df.y, y0)
+    return df
+
+
+def make_model(family, df=None, **kw):
+    if family == "SwitchingRegression" and df is None:
+        df = _switching_data()
+    if family == "EndogenousTreatment":
+        df = _treatment_data() if df is None else df
+        return EndogenousTreatment.from_formula("y ~ x1 + x2 + d", df,
+                                                treatment="d ~ x1 + z", **kw)
+    return _make_core_model(family, df, **kw)
+
+
+#: every family whose rows are observations (ChoiceLogit's cases span several
+#: rows; its weights are tested with the model)
+LIKELIHOOD_FAMILIES = ["BivariateProbit", "HeckProbit", "Heckman", "MNLogit",
+                       "SwitchingRegression", "EndogenousTreatment"]
+
+
 def _data_of(family):
     return {"BivariateProbit": _biprobit_data, "HeckProbit": lambda: _selection_data(
-        binary=True), "Heckman": _selection_data, "MNLogit": _mnlogit_data}[family]()
+        binary=True), "Heckman": _selection_data, "MNLogit": _mnlogit_data,
+        "SwitchingRegression": _switching_data,
+        "EndogenousTreatment": _treatment_data}[family]()
 
 
 def _pair(family, **cov):
@@ -88,7 +126,8 @@ def test_weighted_margins_equal_repeated_rows(family):
     _close(a.margeff_se, b.margeff_se, "margeff se")
 
 
-@pytest.mark.parametrize("family", RHO_FAMILIES)
+@pytest.mark.parametrize("family", RHO_FAMILIES + ["SwitchingRegression",
+                                                  "EndogenousTreatment"])
 def test_weighted_derivatives_and_kernel_sums(family):
     model = make_model(family)
     w = np.random.default_rng(8).uniform(0.2, 3.0, size=model._nrows)
