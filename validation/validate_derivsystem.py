@@ -189,7 +189,7 @@ def lynx_hare_checks(draws=8000, verbose=True):
             print("  ML -> MAP is the priors' pull, MAP -> mean the skew of the posterior;")
             print("  the ML estimates differ from the published means by "
                   + ", ".join(f"{nm} {f['ml'][i] - float(PUBLISHED[nm]):+.3g} "
-                              f"({(f['ml'][i] - f['mean'][i]) / f['sd'][i]:+.2f} post. sd)"
+                              f"({(f['ml'][i] - float(PUBLISHED[nm])) / f['sd'][i]:+.2f} post. sd)"
                               for i, nm in enumerate(RATES)))
             print()
     return checks

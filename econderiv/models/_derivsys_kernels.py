@@ -21,10 +21,12 @@ The state stacks one block per equation, ``s = (x_1, ..., x_1^(m_1-1), x_2,
 
 ``J = S + sum_k e_{last(k)} theta_k . dg_k/ds`` and ``E[last(k), j] =
 g_kj`` for the parameters ``j`` of equation ``k``. A linear system (every
-term one state, one input or the constant) is solved exactly with matrix
-exponentials (the kernels of :mod:`._derivreg_kernels`); otherwise the state
-and sensitivities are integrated together by a compiled adaptive
-Dormand-Prince 5(4) scheme.
+term one state, one input or the constant) sampled with few distinct steps
+is solved exactly with block matrix exponentials (the kernels of
+:mod:`._derivreg_kernels`); otherwise the state and sensitivities are
+integrated together by a compiled adaptive Dormand-Prince 5(4) scheme
+(relative tolerance 1e-9), whose steps end at every sample time so that held
+inputs may jump there.
 
 The integral-form operators (interpolation of one state's samples onto the
 union grid, ``numpy.gradient`` as a sparse matrix, cumulative trapezoid and

@@ -29,7 +29,9 @@ Methods (``fit(method=...)``):
     state by Gaussian ML (iterated weighted nonlinear least squares,
     Levenberg-Marquardt on the stacked residuals ``(y_k - x_k(t)) / sigma_k``
     with the exact Jacobian from the forward sensitivity equations,
-    integrated with the states; matrix exponentials for linear systems).
+    integrated with the states: block matrix exponentials for a linear system
+    on a grid with few distinct steps, else a compiled adaptive
+    Dormand-Prince 5(4) integration of states and sensitivities together).
     ``measurement="log"`` fits ``log y_k = log x_k(t) + e`` (lognormal
     multiplicative noise) with the ODE in levels.
 ``"integral"``
