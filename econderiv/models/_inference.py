@@ -261,6 +261,21 @@ def covariance(hessian, scores, weights, weight_kind, cov_type: str, cov_kwds: d
         inter = codes[:, 0].astype(np.int64) * (int(codes[:, 1].max()) + 1) + codes[:, 1]
         V = one_way(codes[:, 0]) + one_way(codes[:, 1]) - one_way(inter)
         desc += " (two-way, Cameron-Gelbach-Miller)"
+        V = 0.5 * (V + V.T)
+        vals, vecs = np.linalg.eigh(V)
+        if vals.min() < 0:
+            # CGM (2011, sec. 2.3): with few clusters the difference of the
+            # three matrices need not be positive semi-definite; they zero
+            # the negative eigenvalues
+            warnings.warn(
+                f"the two-way cluster covariance is not positive semi-definite (smallest "
+                f"eigenvalue {vals.min():.3g}; {int((vals < 0).sum())} negative), which happens "
+                "with few clusters in a dimension; its negative eigenvalues were set to zero "
+                "(Cameron, Gelbach and Miller 2011). Standard errors may be too small: "
+                "prefer one-way clustering on the coarser dimension.", RuntimeWarning,
+                stacklevel=user_stacklevel())
+            V = (vecs * np.maximum(vals, 0.0)) @ vecs.T
+            desc += ", negative eigenvalues set to zero"
     factor = {"statsmodels": "G/(G-1) (N-1)/(N-k), statsmodels",
               "stata": "G/(G-1), Stata", "none": "no small-sample factor"}[corr]
     return 0.5 * (V + V.T), f"{desc} times {factor}"

@@ -305,3 +305,14 @@ def test_covariance_rejects_bad_requests():
     m = MNLogit(np.r_[np.zeros(5), np.ones(5), 2 * np.ones(5)],
                 np.c_[np.ones(15), np.arange(15.0)], freq_weights=np.arange(1, 16))
     assert m.wnobs == 120
+
+
+def test_two_way_cluster_that_is_not_positive_semidefinite_warns_and_is_fixed():
+    m = make_model("Heckman")
+    rng = np.random.default_rng(0)
+    g = np.c_[rng.integers(0, 3, m._nrows), rng.integers(0, 3, m._nrows)]
+    with pytest.warns(RuntimeWarning, match="not positive semi-definite"):
+        res = m.fit(cov_type="cluster", cov_kwds={"groups": g, "correction": "none"})
+    assert np.all(np.isfinite(np.asarray(res.bse)))
+    assert np.linalg.eigvalsh(np.asarray(res.cov_params())).min() >= -1e-12
+    assert "negative eigenvalues set to zero" in res.cov_kwds["description"]
