@@ -394,3 +394,25 @@ def test_formula_errors(sim):
         ChoiceLogit.from_formula("chosen ~ x1", sim)
     with pytest.raises(ValueError, match="more than one"):
         _fit_formula(sim, "chosen ~ x1 | income | x2")
+
+
+def test_cluster_groups_per_row_or_per_case(sim_model, sim):
+    per_case = np.arange(sim_model._nrows) % 25
+    ref = sim_model.fit(cov_type="cluster", cov_kwds={"groups": per_case})
+    codes = pd.Series(per_case, index=sim_model.row_labels)
+    per_row = sim["case"].map(codes).to_numpy()
+    res = sim_model.fit(cov_type="cluster", cov_kwds={"groups": per_row})
+    np.testing.assert_allclose(res.bse, ref.bse, rtol=1e-12)
+    assert res.n_groups == 25
+    bad = per_row.copy()
+    bad[0] = 99                                   # not constant within its case
+    with pytest.raises(ValueError, match="constant within each case"):
+        sim_model.fit(cov_type="cluster", cov_kwds={"groups": bad})
+
+
+def test_prediction_needs_the_formula_and_known_alternatives(sim, sim_res):
+    m = ChoiceLogit(sim["chosen"], sim[["x1", "x2"]], sim["case"], sim["alt"])
+    with pytest.raises(ValueError, match="from_formula"):
+        m.probabilities(np.zeros(m.k_params), sim)
+    with pytest.raises(ValueError, match=r"\['zz'\] are not among the model's alternatives"):
+        sim_res.probabilities(sim.assign(alt=sim["alt"].replace("d", "zz")))
