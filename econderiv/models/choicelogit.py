@@ -364,6 +364,7 @@ class ChoiceLogit(ExactLikelihoodModel):
             key, w = wspec
             w = self._per_case(w, "weights")
             self._init_weights((key, w))
+            self._weight_key = key
 
     # -- set-up from case arrays (also used by the IIA test) -----------------
     def _setup(self, X, Z, avail, y, base, alternatives, xnames, znames, case_labels, asc):
@@ -672,6 +673,9 @@ class ChoiceLogit(ExactLikelihoodModel):
         sub._setup(X[alive], self._Z[keep_cases][alive], avail[alive], y[alive], base,
                    [self.alternatives[k] for k in keep_alts], self.alt_names, self.case_names,
                    self.row_labels[keep_cases][alive], self.asc)
+        w = getattr(self, "_w", None)
+        if w is not None:
+            sub._init_weights((self._weight_key, w[keep_cases][alive]))
         return sub
 
 
@@ -795,21 +799,27 @@ class ChoiceLogitResults(ExactLikelihoodResults):
         ``H = d' (V_r - V_f)^+ d`` with ``d = b_r - b_f``, chi2 with the rank
         of ``V_r - V_f`` degrees of freedom (Hausman and McFadden 1984).
         Alternative-specific constants are compared as well, the base
-        alternative cannot be dropped. Returns a :class:`ChiSquareTest`
+        alternative cannot be dropped; both covariances are model-based
+        (inverse information), whatever ``cov_type`` the fit used. Returns a :class:`ChiSquareTest`
         (``statistic``, ``df``, ``pvalue``)."""
         m = self.model
         if drop not in m.alternatives:
             raise ValueError(f"{drop!r} is not an alternative ({m.alternatives})")
         if drop == m.base_alternative:
             raise ValueError("the base alternative cannot be dropped: refit with another base=")
+        if getattr(m, "weight_type", None) == "prob":
+            raise ValueError("the Hausman-McFadden test compares model-based covariances "
+                             "(the efficient estimator under IIA); with prob_weights there "
+                             "is none")
         sub = m._drop_alternative(drop)
-        fit_r = sub.fit(cov_type=self.cov_type if self.cov_type in ("nonrobust",) else None)
+        fit_r = sub.fit(cov_type="nonrobust")
         names = [n for n in fit_r.model.param_names if n in m.param_names]
         i_f = [m.param_names.index(n) for n in names]
         i_r = [fit_r.model.param_names.index(n) for n in names]
         d = np.asarray(fit_r.params)[i_r] - np.asarray(self.params)[i_f]
         Vr = np.asarray(fit_r.cov_params())[np.ix_(i_r, i_r)]
-        Vf = np.asarray(self.cov_params())[np.ix_(i_f, i_f)]
+        # model-based covariances on both sides, whatever cov_type the fit used
+        Vf = np.linalg.inv(-m.hessian(np.asarray(self.params, float)))[np.ix_(i_f, i_f)]
         diff = Vr - Vf
         w, v = np.linalg.eigh(0.5 * (diff + diff.T))
         keep = w > 1e-10 * max(abs(w).max(), 1e-300)

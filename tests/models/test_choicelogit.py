@@ -416,3 +416,17 @@ def test_prediction_needs_the_formula_and_known_alternatives(sim, sim_res):
         m.probabilities(np.zeros(m.k_params), sim)
     with pytest.raises(ValueError, match=r"\['zz'\] are not among the model's alternatives"):
         sim_res.probabilities(sim.assign(alt=sim["alt"].replace("d", "zz")))
+
+
+def test_iia_test_ignores_robust_cov_and_keeps_freq_weights(sim_model, sim_res, sim):
+    import warnings as w_
+
+    with w_.catch_warnings():
+        w_.simplefilter("ignore", RuntimeWarning)
+        t = sim_res.iia_test("b")
+        t_robust = sim_model.fit(cov_type="HC0").iia_test("b")
+        assert abs(t.statistic - t_robust.statistic) < 1e-8 * max(1.0, t.statistic)
+        ones = ChoiceLogit.from_formula("chosen ~ x1 + x2 | income", sim, case="case",
+                                        alternative="alt",
+                                        freq_weights=np.ones(len(sim))).fit()
+        assert abs(ones.iia_test("b").statistic - t.statistic) < 1e-8 * max(1.0, t.statistic)
