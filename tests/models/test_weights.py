@@ -86,6 +86,7 @@ COVS = [(None, None), ("opg", None), ("HC0", None), ("HC1", None), ("cluster", "
         ("cluster2", ("g", "h"))]
 
 
+@pytest.mark.filterwarnings("ignore:the two-way cluster covariance")  # the same fix on both sides
 @pytest.mark.parametrize("family", LIKELIHOOD_FAMILIES)
 def test_frequency_weights_equal_repeated_rows(family):
     m, big, df, bigdf = _pair(family)
