@@ -25,8 +25,14 @@ Sources
 * biogeme 3.3.2 (``validation/data/choicelogit_biogeme.py``, stored in
   ``validation/data/choicelogit_biogeme.csv``; biogeme needs pandas < 3, so
   it runs in its own environment): the same three fits, Rao-Cramer standard
-  errors (the inverse Hessian), same tolerances. ``--full`` re-runs biogeme
-  when it can be imported.
+  errors (the inverse Hessian), same tolerances. biogeme is run at tolerance
+  1e-12 (its default, a relative gradient of 6e-6, stops about 1e-6 x se from
+  the maximum; at 1e-12 it reports "not converged" for the MNL fit, which
+  nevertheless agrees to 1e-7) and with income in $1000 in the Mixed fit, its
+  income coefficients and standard errors divided by 1000 (with income in
+  dollars its default optimizer stopped about 1e-6 x se short even at 1e-12,
+  and its TR-newton failed far from the maximum, llf -1351.97).
+  ``--full`` re-runs biogeme when it can be imported.
 """
 
 from __future__ import annotations
