@@ -1,0 +1,184 @@
+"""The distributed backend (dask) against published results and the in-memory fits.
+
+* Published numbers, fitted from a dask DataFrame of 7 partitions: Greene,
+  Econometric Analysis (5th ed., 2002), Example 22.8 (Mroz87, Heckman
+  two-step and ML; the same printed values as ``validate_heckman.py``), and
+  Stata's ``mlogit`` on the ANES 1996 data as recorded in statsmodels' test
+  suite (``statsmodels/discrete/tests/results/results_discrete.py``,
+  ``Anes.mnlogit_basezero``; the same numbers as ``validate_mnlogit.py``).
+* Equality checks (identities, not published numbers): the fit on the
+  partitions equals the in-memory fit of the same family to 1e-10 relative
+  in every parameter and standard error. The default run uses n = 20,000
+  rows in 7 partitions; ``--full`` uses n = 10^6 in 2 and 7 partitions
+  (minutes). The partitions are summed on dask's threaded scheduler in this
+  process: the task graph is the one a cluster runs (the unit tests also run
+  it on a LocalCluster of worker processes).
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _report import Check, Group, run_groups, script_main  # noqa: E402
+
+from econderiv import BivariateProbit, Heckman, HeckProbit, MNLogit, datasets  # noqa: E402
+
+GREENE = "Greene 2002 Ex 22.8 (dask)"
+STATA = "Stata mlogit anes96 (dask)"
+EQUAL = "equality, not published"
+
+
+def _dd():
+    import dask.dataframe as dd
+
+    return dd
+
+
+def greene_on_dask() -> list[Check]:
+    df = datasets.load("mroz87")
+    df["kids"] = (df.kids5 + df.kids618 > 0).astype(float)
+    ddf = _dd().from_pandas(df, npartitions=7)
+    mod = Heckman.from_formula("wage ~ exper + I(exper**2) + educ + city", ddf,
+                               selection="lfp ~ age + I(age**2) + faminc + kids + educ")
+    ts = mod.fit_twostep()
+    checks = []
+    for term, coef, se in [("Intercept", "-0.971", "2.06"), ("exper", "0.0211", "0.0625"),
+                           ("I(exper ** 2)", "0.000137", "0.00188"), ("educ", "0.417", "0.100"),
+                           ("city", "0.444", "0.316")]:
+        checks.append(Check.printed(GREENE, f"2step {term}", coef, ts.params[f"outcome:{term}"]))
+        checks.append(Check.printed(GREENE, f"2step se {term}", se, ts.bse[f"outcome:{term}"]))
+    checks += [Check.printed(GREENE, "2step lambda", "-1.10", ts.params["lambda"]),
+               Check.printed(GREENE, "2step se lambda", "1.27", ts.bse["lambda"]),
+               Check.printed(GREENE, "2step rho", "-0.343", ts.rho)]
+    ml = mod.fit()
+    for term, coef, se in [("Intercept", "-1.96", "1.20"), ("exper", "0.0279", "0.0616"),
+                           ("I(exper ** 2)", "-0.000104", "0.00184"), ("educ", "0.457", "0.0732"),
+                           ("city", "0.447", "0.316")]:
+        checks.append(Check.printed(GREENE, f"ML {term}", coef, ml.params[f"outcome:{term}"]))
+        checks.append(Check.printed(GREENE, f"ML se {term}", se, ml.bse[f"outcome:{term}"]))
+    anc = ml.ancillary
+    checks += [Check.printed(GREENE, "ML sigma", "3.11", anc.loc["sigma", "coef"]),
+               Check.printed(GREENE, "ML rho", "-0.132", anc.loc["rho", "coef"]),
+               Check.printed(GREENE, "ML se rho", "0.165", anc.loc["rho", "std err"]),
+               Check.printed(GREENE, "ML log-likelihood", "-1581.26", ml.llf)]
+    return checks
+
+
+def stata_mlogit_on_dask() -> list[Check]:
+    import statsmodels.api as sm
+
+    try:
+        from statsmodels.discrete.tests.results.results_discrete import Anes
+    except ImportError:  # pragma: no cover - statsmodels without its tests
+        return []
+    stata = Anes.mnlogit_basezero
+    data = sm.datasets.anes96.load_pandas().data
+    df = data[["PID", "logpopul", "selfLR", "age", "educ", "income"]].astype(float)
+    df["logpopul"] = df["logpopul"].astype(np.float32).astype(float)  # Stata's float
+    ddf = _dd().from_pandas(df, npartitions=7)
+    res = MNLogit.from_formula("PID ~ logpopul + selfLR + age + educ + income", ddf).fit(
+        tol=1e-20)
+    xnames = ["logpopul", "selfLR", "age", "educ", "income", "Intercept"]
+    params, bse = np.asarray(res.params), np.asarray(res.bse)
+    rows = list(res.params.index)
+    checks = []
+    for j in range(6):
+        for k, name in enumerate(xnames):
+            r = rows.index(name)
+            q = f"PID={j + 1}:{name}"
+            checks.append(Check.printed(STATA, f"coef {q}", repr(float(stata.params[k, j])),
+                                        params[r, j]))
+            checks.append(Check(STATA, f"se {q}", stata.bse[k, j], bse[r, j],
+                                1e-8 * stata.bse[k, j], shown=repr(float(stata.bse[k, j])),
+                                note="rel 1e-8"))
+    checks.append(Check.printed(STATA, "llf", repr(float(stata.llf)), res.llf))
+    checks.append(Check.printed(STATA, "llnull", repr(float(stata.llnull)), res.llnull))
+    return checks
+
+
+# ---------------------------------------------------------------------------
+# Equality with the in-memory fits
+# ---------------------------------------------------------------------------
+
+def _selection_frame(n, seed=0):
+    rng = np.random.default_rng(seed)
+    df = pd.DataFrame({"x1": rng.normal(size=n), "x2": rng.normal(size=n),
+                       "z": rng.normal(size=n), "c": rng.choice(["a", "b", "c"], n)})
+    u, e = rng.multivariate_normal([0, 0], [[1, .5], [.5, 1]], n).T
+    df["s"] = (0.3 + 0.5 * df.x1 + df.z + u > 0).astype(float)
+    df["y"] = np.where(df.s == 1, 1 + df.x1 - 0.5 * df.x2 + (df.c == "b") + e, np.nan)
+    df["yb"] = np.where(df.s == 1, (0.2 + df.x1 - 0.5 * df.x2 + e > 0).astype(float), np.nan)
+    df["y1"] = (0.1 + df.x1 + e > 0).astype(float)
+    df["y2"] = (0.1 + df.x2 + 0.5 * df.z + u > 0).astype(float)
+    return df
+
+
+def _mnlogit_frame(n, seed=1):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 4))
+    beta = rng.normal(scale=0.5, size=(5, 5))
+    eta = np.column_stack([np.zeros(n), beta[0] + X @ beta[1:]])
+    p = np.exp(eta - eta.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    df = pd.DataFrame(X, columns=["x1", "x2", "x3", "x4"])
+    df["mode"] = np.array(list("abcdef"))[(p.cumsum(1) > rng.random(n)[:, None]).argmax(1)]
+    return df
+
+
+CASES = [
+    ("Heckman ML", Heckman, "y ~ x1 + x2 + C(c)", {"selection": "s ~ x1 + z"}, "fit", {}),
+    ("Heckman two-step", Heckman, "y ~ x1 + x2 + C(c)", {"selection": "s ~ x1 + z"},
+     "fit_twostep", {}),
+    ("HeckProbit", HeckProbit, "yb ~ x1 + x2", {"selection": "s ~ x1 + z"}, "fit", {}),
+    ("BivariateProbit", BivariateProbit, ["y1 ~ x1 + C(c)", "y2 ~ x2 + z"], {}, "fit", {}),
+    ("MNLogit Bohning", MNLogit, "mode ~ x1 + x2 + x3 + x4", {}, "fit", {"method": "bohning"}),
+    ("MNLogit Newton", MNLogit, "mode ~ x1 + x2 + x3 + x4", {}, "fit",
+     {"method": "newton_trust"}),
+]
+
+
+def _equality(n, partitions) -> list[Check]:
+    sel, mn = _selection_frame(n), _mnlogit_frame(n)
+    checks = []
+    for name, cls, formula, kw, how, fit_kw in CASES:
+        df = mn if cls is MNLogit else sel
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            mem = getattr(cls.from_formula(formula, df, **kw), how)(**fit_kw)
+            for npart in partitions:
+                ddf = _dd().from_pandas(df, npartitions=npart)
+                model = cls.from_formula(formula, ddf, persist=True, **kw)
+                dist = getattr(model, how)(**fit_kw)
+                for what in ("params", "bse"):
+                    a = np.asarray(getattr(mem, what), float).ravel()
+                    b = np.asarray(getattr(dist, what), float).ravel()
+                    diff = float(np.max(np.abs(b - a) / np.abs(a)))
+                    checks.append(Check(EQUAL, f"n={n:.0e} {npart} parts {name} {what}",
+                                        0.0, diff, 1e-10, shown="0",
+                                        note="max rel diff vs in-memory"))
+    return checks
+
+
+GROUPS = [
+    Group("Greene 2002 Example 22.8 (Mroz87) fitted from 7 dask partitions", greene_on_dask),
+    Group("Stata mlogit on anes96 fitted from 7 dask partitions", stata_mlogit_on_dask),
+    Group("equality, not a published number: dask fits = in-memory fits, n = 20,000, "
+          "7 partitions", lambda: _equality(20_000, [7])),
+    Group("equality, not a published number: dask fits = in-memory fits, n = 10^6, "
+          "2 and 7 partitions", lambda: _equality(1_000_000, [2, 7]), full_only=True,
+          cost="tens of minutes on a loaded 2-core machine"),
+]
+
+
+def run(full: bool = False, skipped: list | None = None) -> list[Check]:
+    return run_groups(GROUPS, full, skipped)
+
+
+if __name__ == "__main__":
+    sys.exit(script_main(GROUPS))
