@@ -276,6 +276,115 @@ def zoh_discretise(M, N, h):
     return E[:n, :n], E[:n, n:]
 
 
+#: up to this many distinct steps, one block ``expm`` each; beyond, the
+#: steps share a few exponentials (:func:`zoh_discretise_steps`)
+FEW_STEPS = 8
+
+
+def zoh_discretise_steps(M, N, steps, radius=0.5, degree=14):
+    """:func:`zoh_discretise` for many steps at once: ``F[i] = exp(M h_i)``,
+    ``G[i] = int_0^h_i exp(M s) ds N`` (views of :func:`zoh_transition_rows`).
+    """
+    n = M.shape[0]
+    E = zoh_transition_rows(M, N, steps, radius, degree)
+    return E[:, :, :n], E[:, :, n:]
+
+
+def zoh_transition_rows(M, N, steps, radius=0.5, degree=14):
+    """``[F_i, G_i]`` (``S x n x (n + q)``) for every step ``h_i``: the first
+    ``n`` rows of ``exp(Z h_i)``, ``Z = [[M, N], [0, 0]]`` (from
+    :func:`zoh_taylor_plan`, or one ``expm`` per step)."""
+    n, q = N.shape
+    steps = np.asarray(steps, dtype=float)
+    plan = zoh_taylor_plan(M, N, steps, radius, degree)
+    if plan is not None:
+        Q, bins, delta = plan
+        d = Q.shape[1] - 1
+        E = np.empty((steps.size, n, n + q), dtype=Q.dtype)
+        order = np.argsort(bins, kind="stable")
+        bounds = np.searchsorted(bins[order], np.arange(Q.shape[0] + 1))
+        for b in range(Q.shape[0]):
+            sel = order[bounds[b]:bounds[b + 1]]
+            E[sel] = (_powers_of(delta[sel], d) @ Q[b].reshape(d + 1, -1)).reshape(-1, n,
+                                                                                  n + q)
+        return E
+    E = np.empty((max(steps.size, 1), n, n + q), dtype=np.result_type(M, N))
+    for i, h in enumerate(steps):
+        E[i, :, :n], E[i, :, n:] = zoh_discretise(M, N, h)
+    return E
+
+
+def zoh_taylor_plan(M, N, steps, radius=0.5, degree=14):
+    """Shared exponentials for many steps: ``(Q, bins, delta)`` or ``None``.
+
+    With ``Z = [[M, N], [0, 0]]``, ``exp(Z h)`` holds ``F = exp(M h)`` and
+    ``G = int_0^h exp(M s) ds N``. The steps are grouped in bins of width
+    ``2 radius / ||Z||_1`` around centres ``c``; since ``Z`` commutes with
+    itself,
+
+        exp(Z h) = exp(Z c) sum_{j <= d} Z^j (h - c)^j / j!,
+
+    whose truncation error is at most ``rho^(d+1) e^rho / (d+1)!`` relative
+    to ``||exp(Z c)||``, ``rho = ||Z|| max |h - c| <= radius``; ``d`` is the
+    lowest degree (at most ``degree``) that brings it below 1e-17. Returns
+    the first ``n`` rows of ``exp(Z c_b) Z^j / j!`` as ``Q[b, j]`` (``B x
+    (d+1) x n x (n+q)``), each step's bin and ``delta = h - c``. One
+    ``expm`` per bin then serves every step of the bin: irregular sampling
+    (every step distinct) costs about what a uniform grid costs. Unlike an
+    eigendecomposition of ``M`` this needs no diagonalisable matrix (the
+    sensitivity system, a motor's integrator and a held constant make ``Z``
+    defective). ``None`` (use one ``expm`` per step) with at most
+    :data:`FEW_STEPS` steps, or when the bins would be more than half the
+    steps (steps spread over many multiples of ``1/||Z||``).
+    """
+    n, q = N.shape
+    steps = np.asarray(steps, dtype=float)
+    S = steps.size
+    k = n + q
+    dtype = np.result_type(M, N)
+    Z = np.zeros((k, k), dtype=dtype)
+    Z[:n, :n] = M
+    Z[:n, n:] = N
+    norm = float(np.max(np.sum(np.abs(Z), axis=0))) if k else 0.0
+    if S <= FEW_STEPS or norm == 0 or not np.isfinite(norm):
+        return None
+    width = 2.0 * radius / norm
+    lo = float(steps.min())
+    labels, bins = np.unique(np.floor((steps - lo) / width).astype(np.int64),
+                             return_inverse=True)
+    if labels.size > S // 2:
+        return None
+    # centre each bin on its own steps' range (clustered steps: tiny |h - c|)
+    lo_b = np.full(labels.size, np.inf)
+    hi_b = np.full(labels.size, -np.inf)
+    np.minimum.at(lo_b, bins, steps)
+    np.maximum.at(hi_b, bins, steps)
+    centres = 0.5 * (lo_b + hi_b)
+    delta = steps - centres[bins]
+    rho = norm * float(np.max(np.abs(delta)))
+    d, bound = 0, rho * np.exp(rho)
+    while bound > 1e-17 and d < degree:
+        d += 1
+        bound *= rho / (d + 1)
+    powers = np.empty((d + 1, k, k), dtype=dtype)
+    powers[0] = np.eye(k)
+    for j in range(1, d + 1):
+        powers[j] = powers[j - 1] @ Z / j
+    Q = np.empty((labels.size, d + 1, n, k), dtype=dtype)
+    for b, centre in enumerate(centres):
+        Q[b] = linalg.expm(Z * centre)[:n] @ powers
+    return Q, bins.astype(np.int64), delta
+
+
+def _powers_of(d, degree):
+    """``[1, d, d^2, ..., d^degree]`` per entry of ``d`` (a Vandermonde matrix)."""
+    V = np.empty((d.size, degree + 1))
+    V[:, 0] = 1.0
+    for j in range(1, degree + 1):
+        np.multiply(V[:, j - 1], d, out=V[:, j])
+    return V
+
+
 def sensitivity_system(spec: EquationSpec, theta):
     """Augmented linear system for the state and its sensitivities.
 
@@ -308,6 +417,56 @@ def sensitivity_system(spec: EquationSpec, theta):
 
 
 @numba.njit(cache=True)
+def _lti_recursion_rows(E, idx, w, z0):
+    """``z[k+1] = E[idx[k]] (z[k], w[k])`` with ``E[i] = [F_i, G_i]``; all ``z``."""
+    n = z0.shape[0]
+    N = w.shape[0]
+    q = w.shape[1]
+    Z = np.empty((N, n))
+    Z[0] = z0
+    for k in range(N - 1):
+        Ei = E[idx[k]]
+        for i in range(n):
+            acc = 0.0
+            for j in range(n):
+                acc += Ei[i, j] * Z[k, j]
+            for j in range(q):
+                acc += Ei[i, n + j] * w[k, j]
+            Z[k + 1, i] = acc
+    return Z
+
+
+@numba.njit(cache=True)
+def _lti_recursion_taylor(Q, bins, delta, w, z0):
+    """``z[k+1] = E_k (z[k], w[k])`` with ``E_k = sum_j Q[bins[k], j] delta[k]^j``
+    (:func:`zoh_taylor_plan`), evaluated by Horner's rule without forming
+    ``E_k``; returns all ``z``."""
+    n = z0.shape[0]
+    N = w.shape[0]
+    q = w.shape[1]
+    d = Q.shape[1] - 1
+    Z = np.empty((N, n))
+    Z[0] = z0
+    v = np.empty(n + q)
+    for k in range(N - 1):
+        Qb = Q[bins[k]]
+        dk = delta[k]
+        for j in range(n):
+            v[j] = Z[k, j]
+        for j in range(q):
+            v[n + j] = w[k, j]
+        for i in range(n):
+            acc = 0.0
+            for jj in range(d, -1, -1):
+                row = 0.0
+                for j in range(n + q):
+                    row += Qb[jj, i, j] * v[j]
+                acc = acc * dk + row
+            Z[k + 1, i] = acc
+    return Z
+
+
+@numba.njit(cache=True)
 def _lti_recursion(F, G, idx, w, z0):
     """``z[k+1] = F[idx[k]] z[k] + G[idx[k]] w[k]``; returns all ``z``."""
     n = z0.shape[0]
@@ -335,9 +494,8 @@ def step_classes(t, rtol=1e-9):
         return np.array([]), np.zeros(0, np.int64)
     scale = np.max(np.abs(h))
     key = np.round(h / (rtol * scale)).astype(np.int64)
-    uniq, inv = np.unique(key, return_inverse=True)
-    steps = np.array([h[inv == i][0] for i in range(uniq.size)])
-    return steps, inv.astype(np.int64)
+    _, first, inv = np.unique(key, return_index=True, return_inverse=True)
+    return h[first], inv.astype(np.int64)
 
 
 def simulate_linear(spec: EquationSpec, theta, s0, t, w, sensitivities=False):
@@ -354,17 +512,18 @@ def simulate_linear(spec: EquationSpec, theta, s0, t, w, sensitivities=False):
     else:
         M, Nm = spec.system_matrices(theta)
     n = M.shape[0]
-    q = Nm.shape[1]
-    F = np.empty((max(steps.size, 1), n, n))
-    G = np.empty((max(steps.size, 1), n, q))
-    for i, h in enumerate(steps):
-        F[i], G[i] = zoh_discretise(M, Nm, h)
     z0 = np.zeros(n)
     z0[:m] = s0
     if sensitivities:
         for i in range(m):
             z0[(1 + p + i) * m + i] = 1.0
-    Z = _lti_recursion(F, G, idx, np.ascontiguousarray(w, float), z0)
+    w = np.ascontiguousarray(w, float)
+    plan = zoh_taylor_plan(M, Nm, steps)
+    if plan is None:
+        Z = _lti_recursion_rows(zoh_transition_rows(M, Nm, steps), idx, w, z0)
+    else:
+        Q, bins, delta = plan
+        Z = _lti_recursion_taylor(Q, bins[idx], delta[idx], w, z0)
     states = Z[:, :m]
     if not sensitivities:
         return states, None

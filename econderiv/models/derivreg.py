@@ -51,6 +51,7 @@ from statsmodels.base import wrapper as wrap
 from statsmodels.base.model import Model
 
 from econderiv.models import _data, _derivreg_fourier
+from econderiv.models._likelihood import single_thread_blas
 from econderiv.models import _derivreg_kernels as K
 from econderiv.models._optim import check_keywords, check_maxiter, closest
 from econderiv.models._timeseries import (DerivativeResults, DerivativeResultsWrapper,
@@ -452,7 +453,9 @@ class DerivativeRegression(Model):
             kwargs["maxiter"] = check_maxiter(kwargs["maxiter"])
         if method in UNIFORM_METHODS:
             self._uniform_step(method)
-        return DerivativeRegressionResultsWrapper(fitter(**kwargs))
+        # small matrices and tall-thin products: BLAS threads only stall
+        with single_thread_blas():
+            return DerivativeRegressionResultsWrapper(fitter(**kwargs))
 
     # ------------------------------------------------------------------
     # fd
