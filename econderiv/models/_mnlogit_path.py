@@ -167,8 +167,10 @@ class MNLogitPath:
     kkt : ndarray
         Largest violation of the optimality conditions at each penalty,
         checked over every regressor (the certificate).
-    passes, converged : ndarray
-        Passes over the data and convergence (``kkt <= tol``) per penalty.
+    passes, full_passes, converged : ndarray
+        Passes over the data (those reading only the strong set's columns
+        included), full-width passes, and convergence (``kkt <= tol``) per
+        penalty.
     lambda_max : float
         The smallest penalty with every penalized coefficient zero.
     cv : MNLogitCV or None
@@ -191,6 +193,7 @@ class MNLogitPath:
         self.objective = out["objective"]
         self.kkt = out["kkt"]
         self.passes = out["passes"]
+        self.full_passes = out["full_passes"]
         self.converged = out["converged"]
         self.kkt_additions = out["kkt_additions"]
         self.strong_size = out["strong_size"]

@@ -93,7 +93,8 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from econderiv.models._mnlogit_kernels import gram, mnlogit_loglike_score
+from econderiv.models._mnlogit_kernels import (DEFAULT_CHUNK_ROWS, gram, mnlogit_block,
+                                               mnlogit_loglike_score)
 
 __all__ = ["PenaltySpec", "StandardizedDesign", "check_penalty", "lambda_max",
            "lambda_sequence", "kkt_violation", "solve_penalty", "fit_path", "cv_folds",
@@ -246,11 +247,53 @@ class StandardizedDesign:
             return theta, np.zeros(self.J)
         return theta, beta[self.const] * self.const_value + self.mu @ beta[self.cols]
 
-    def loss_grad(self, theta, a):
-        """``f = -loglik/n`` and its gradient in ``theta`` (m x J) and ``a`` (J)."""
+    def _columns(self, rows):
+        """Contiguous copy of the intercept column and the penalized columns
+        ``cols[rows]`` (cached for the last ``rows``)."""
+        key = rows.tobytes()
+        if getattr(self, "_sub_key", None) != key:
+            take = ([self.const] if self.const is not None else []) + list(self.cols[rows])
+            self._sub_x = np.ascontiguousarray(self.X[:, take])
+            self._sub_key = key
+        return self._sub_x
+
+    def loss_grad(self, theta, a, rows=None):
+        """``f = -loglik/n`` and its gradient in ``theta`` (m x J) and ``a`` (J).
+
+        With ``rows`` (indices of the penalized regressors), every other row of
+        ``theta`` must be zero: the pass then reads only those columns (a
+        cached copy of them) and the gradient's other rows are NaN.
+        """
+        if rows is not None:
+            xs = self._columns(rows)
+            scaled = theta[rows] / self.sd[rows, None]
+            beta = np.zeros((xs.shape[1], self.J))
+            off = 0 if self.const is None else 1
+            beta[off:] = scaled
+            if self.const is not None:
+                beta[0] = (a - self.mu[rows] @ scaled) / self.const_value
+            ll, grad = mnlogit_loglike_score(xs, self.y, beta[:, 1:] - beta[:, :1],
+                                             chunksize=self.chunksize)
+            gb = np.empty((xs.shape[1], self.J))
+            gb[:, 1:] = grad
+            gb[:, 0] = -grad.sum(axis=1)
+            gb /= -float(self.n)
+            g = np.full((self.m, self.J), np.nan)
+            if self.const is not None:
+                ga = gb[0] * (1.0 / self.const_value)
+                g[rows] = (gb[1:] - self.mu[rows, None] * ga[None, :]) / self.sd[rows, None]
+            else:
+                ga = np.zeros(self.J)
+                g[rows] = gb / self.sd[rows, None]
+            return -ll / self.n, g, ga
         beta = self.to_original(theta, a)
-        ll, grad = mnlogit_loglike_score(self.X, self.y, beta[:, 1:] - beta[:, :1],
-                                         chunksize=self.chunksize)
+        contrasts = beta[:, 1:] - beta[:, :1]
+        if self.n <= (self.chunksize or DEFAULT_CHUNK_ROWS):
+            # one block: the kernel itself, without the thread pool's overhead
+            ll, grad, _ = mnlogit_block(self.X, self.y, contrasts)
+        else:
+            ll, grad = mnlogit_loglike_score(self.X, self.y, contrasts,
+                                             chunksize=self.chunksize)
         gb = np.empty((beta.shape[0], self.J))
         gb[:, 1:] = grad
         gb[:, 0] = -grad.sum(axis=1)  # d ll / d beta_0: residuals sum to zero over j
@@ -267,6 +310,11 @@ class StandardizedDesign:
 # ---------------------------------------------------------------------------
 # The penalty, its certificate and the inner coordinate descent
 # ---------------------------------------------------------------------------
+
+#: passes read only the strong set's columns when it holds at most this share
+#: of the regressors (and the data are large)
+SUBSET_FRACTION = 0.5
+
 
 def _lams(lam, spec):
     """Per-regressor L1 and L2 penalty weights."""
@@ -448,6 +496,8 @@ def solve_penalty(design, lam, spec, theta, a, grad=None, strong=None, tol=1e-9,
         grad = design.loss_grad(theta, a)
         passes += 1
     f, g, ga = grad
+    full_grad = not np.isnan(g).any()  # the gradient covers every row
+    full_passes = 0
     x_theta, x_a = theta, a          # current iterate
     y_theta, y_a = theta, a          # where the gradient was taken
     pure = True                      # y == x: the gradient certifies x
@@ -457,18 +507,33 @@ def solve_penalty(design, lam, spec, theta, a, grad=None, strong=None, tol=1e-9,
     converged = False
     idx = np.flatnonzero(strong)
     Cs = np.ascontiguousarray(design.C[np.ix_(idx, idx)])
+    # passes over the strong columns only, when they are few and the data large;
+    # the certificate always comes from a full pass
+    big = design.n > 4 * (design.chunksize or DEFAULT_CHUNK_ROWS)
+
+    def narrow():
+        return big and idx.size <= SUBSET_FRACTION * m
+
     while True:
         if pure:
-            kkt, per = kkt_violation(x_theta, g, ga, lam, spec, per_regressor=True)
+            gs = np.where(np.isnan(g), 0.0, g)
+            kkt, per = kkt_violation(x_theta, gs, ga, lam, spec, per_regressor=True)
+            kkt_strong = max(float(per[strong].max()) if strong.any() else 0.0,
+                             float(np.abs(ga[spec.first_free:]).max()))
             if restricted:
-                kkt = max(float(per[strong].max()) if strong.any() else 0.0,
-                          float(np.abs(ga[spec.first_free:]).max()))
+                kkt = kkt_strong
+            elif not full_grad and kkt_strong <= tol:
+                f, g, ga = design.loss_grad(x_theta, x_a)   # full pass: certify
+                passes += 1
+                full_passes += 1
+                full_grad = True
+                kkt, per = kkt_violation(x_theta, g, ga, lam, spec, per_regressor=True)
             if trace is not None:
                 trace.append(f + penalty_value(x_theta, lam, spec))
-            if kkt <= tol:
+            if kkt <= tol and (full_grad or restricted):
                 converged = True
                 break
-            outside = (~strong) & (per > tol) & (not restricted)
+            outside = (~strong) & (per > tol) & (not restricted) & full_grad
             if outside.any():
                 strong = strong | outside
                 additions += int(outside.sum())
@@ -513,11 +578,25 @@ def solve_penalty(design, lam, spec, theta, a, grad=None, strong=None, tol=1e-9,
                 y_a = x_a + mom * (x_a - x_prev_a)
                 pure = False
                 t = t_new
-        f, g, ga = design.loss_grad(y_theta, y_a)
+        if narrow():
+            f, g, ga = design.loss_grad(y_theta, y_a, rows=idx)
+            full_grad = False
+        else:
+            f, g, ga = design.loss_grad(y_theta, y_a)
+            full_grad = True
+            full_passes += 1
         passes += 1
+    if not (pure and full_grad):
+        # stopped by maxiter after a momentum step or a narrow pass (or the
+        # restricted null fit): the full gradient at the returned point
+        f, g, ga = design.loss_grad(x_theta, x_a)
+        passes += 1
+        full_passes += 1
+        if not restricted:
+            kkt = kkt_violation(x_theta, g, ga, lam, spec)
     return {"theta": x_theta, "a": x_a, "f": f, "grad": g, "grad_a": ga, "kkt": kkt,
-            "passes": passes, "converged": converged, "strong": strong,
-            "kkt_additions": additions}
+            "passes": passes, "full_passes": full_passes, "converged": converged,
+            "strong": strong, "kkt_additions": additions}
 
 
 # ---------------------------------------------------------------------------
@@ -532,7 +611,8 @@ def _null_fit(design, spec, tol, maxiter, accelerate):
     free = spec.factors == 0
     if not free.any():
         f, g, ga = design.loss_grad(theta, a)
-        return {"theta": theta, "a": a, "f": f, "grad": g, "grad_a": ga, "passes": 1}
+        return {"theta": theta, "a": a, "f": f, "grad": g, "grad_a": ga, "passes": 1,
+                "full_passes": 1}
     return solve_penalty(design, 0.0, spec, theta, a, strong=free, tol=tol, maxiter=maxiter,
                          accelerate=accelerate, restricted=True)
 
@@ -594,7 +674,8 @@ def fit_path(design, spec, alphas=None, n_alphas=100, min_ratio=None, tol=1e-9,
     out = {"alphas": alphas, "theta": np.zeros((k, design.m, design.J)),
            "a": np.zeros((k, design.J)), "beta": np.zeros((k, design.X.shape[1], design.J)),
            "loss": np.zeros(k), "objective": np.zeros(k), "kkt": np.zeros(k),
-           "passes": np.zeros(k, dtype=int), "converged": np.zeros(k, dtype=bool),
+           "passes": np.zeros(k, dtype=int), "full_passes": np.zeros(k, dtype=int),
+           "converged": np.zeros(k, dtype=bool),
            "kkt_additions": np.zeros(k, dtype=int), "strong_size": np.zeros(k, dtype=int),
            "lambda_max": lam_max, "null_passes": int(null["passes"])}
     theta, a = null["theta"], null["a"]
@@ -616,6 +697,7 @@ def fit_path(design, spec, alphas=None, n_alphas=100, min_ratio=None, tol=1e-9,
         out["objective"][i] = res["f"] + penalty_value(theta, lam, spec)
         out["kkt"][i] = res["kkt"]
         out["passes"][i] = res["passes"]
+        out["full_passes"][i] = res["full_passes"]
         out["converged"][i] = res["converged"]
         out["kkt_additions"][i] = res["kkt_additions"]
         out["strong_size"][i] = int(res["strong"].sum())

@@ -10,6 +10,7 @@ import pytest
 from scipy import optimize
 
 from econderiv import MNLogit
+from econderiv.models import _mnlogit_penalty
 from econderiv.models._mnlogit_path import POST_SELECTION_NOTE
 from econderiv.models._mnlogit_penalty import (PenaltySpec, StandardizedDesign,
                                                penalty_value, solve_penalty)
@@ -198,7 +199,7 @@ def test_agrees_with_a_direct_convex_solver_group():
                                rtol=1e-12)
 
 
-def test_strong_rule_and_chunks_do_not_change_the_solution():
+def test_strong_rule_and_chunks_do_not_change_the_solution(monkeypatch):
     y, x = _data(n=400, p=8, J=4, seed=2)
     a = MNLogit(y, x).regularization_path(n_alphas=6, alpha_min_ratio=0.05, tol=1e-11)
     b = MNLogit(y, x, chunksize=37).regularization_path(alphas=a.alphas, tol=1e-11,
@@ -206,6 +207,12 @@ def test_strong_rule_and_chunks_do_not_change_the_solution():
                                                         maxiter=100000)
     np.testing.assert_allclose(a.coefs, b.coefs, atol=1e-7)
     np.testing.assert_allclose(a.objective, b.objective, rtol=1e-12)
+    # many blocks and screening: passes that read only the strong columns,
+    # certified by full passes (here whatever the strong set's size)
+    monkeypatch.setattr(_mnlogit_penalty, "SUBSET_FRACTION", 1.0)
+    c = MNLogit(y, x, chunksize=37).regularization_path(alphas=a.alphas, tol=1e-11)
+    assert (c.full_passes < c.passes).any() and c.converged.all()
+    np.testing.assert_allclose(a.coefs, c.coefs, atol=1e-7)
 
 
 def test_symmetric_fit_does_not_depend_on_the_base_category():
