@@ -235,14 +235,13 @@ def build_partition(frame: pd.DataFrame, spec: PartitionSpec, number: int) -> Pa
                     for k, n in enumerate((~np.isfinite(X[need])).sum(axis=0)) if n]
             reasons.extend(cols)
         bad_rows |= bad_y | bad_x
+    w = None
     if spec.weights is not None:
         w = pd.to_numeric(frame[spec.weights], errors="coerce").to_numpy(float, na_value=np.nan)
-        bad_w = ~np.isfinite(w) | (w < 0)
+        bad_w = (~np.isfinite(w) | (w < 0)) & ~bad_rows
         if bad_w.any():
             raise ValueError(f"partition {number}: the weights {spec.weights!r} are missing "
-                             f"or negative in {int(bad_w.sum())} rows")
-    else:
-        w = None
+                             f"or negative in {int(bad_w.sum())} estimation rows")
     if bad_rows.any() and spec.missing != "drop":
         where = "" if all(e.required_where is None for e in spec.equations) else \
             " (outcome columns count only where the row is selected)"
@@ -499,7 +498,9 @@ def summarize(backend: DaskBackend, binary: list, required_where: list,
 
     def one(part: Partition):
         out = {"number": part.number, "n_input": part.n_input, "n": part.n,
-               "n_dropped": int((~part.kept).sum()), "eqs": []}
+               "n_dropped": int((~part.kept).sum()), "eqs": [],
+               "w": None if part.w is None else float(part.w.sum()),
+               "w_nonint": 0 if part.w is None else int(np.sum(part.w != np.round(part.w)))}
         for j in range(eqs):
             where = required_where[j]
             y, X, w = part.rows(j, where)
@@ -529,10 +530,13 @@ def summarize(backend: DaskBackend, binary: list, required_where: list,
                          "ddf = ddf.repartition(npartitions=...) or rebuild the collection "
                          "without empty files")
     total = {"n": sum(s["n"] for s in stats), "n_dropped": sum(s["n_dropped"] for s in stats),
-             "rows": [s["n"] for s in stats], "eqs": []}
+             "rows": [s["n"] for s in stats], "eqs": [],
+             "w": None if stats[0]["w"] is None else sum(s["w"] for s in stats),
+             "w_nonint": [s["number"] for s in stats if s["w_nonint"]]}
     for j in range(eqs):
         qs = [s["eqs"][j] for s in stats]
         t = {"n": sum(q["n"] for q in qs), "xtx": sum(q["xtx"] for q in qs),
+             "w": None if qs[0]["w"] is None else sum(q["w"] for q in qs),
              "min": np.min([q["min"] for q in qs], axis=0),
              "max": np.max([q["max"] for q in qs], axis=0)}
         if binary[j]:
@@ -906,17 +910,24 @@ class _DaskLikelihood:
     def fit(self, *args, **kwargs):
         sig = inspect.signature(super().fit)
         bound = sig.bind_partial(*args, **kwargs)
-        cov_type = bound.arguments.pop("cov_type", "nonrobust")
+        cov_type = bound.arguments.pop("cov_type", None)
         cov_kwds = bound.arguments.pop("cov_kwds", None)
         from econderiv.models import _inference
 
+        if cov_type is None:  # as in memory: sampling weights default to Stata's HC1
+            cov_type, cov_kwds = (("HC1", dict(cov_kwds or {}, correction="stata"))
+                                  if self.weight_type == "prob" else ("nonrobust", cov_kwds))
         cov_type, cov_kwds = _inference.check_cov_type(cov_type, cov_kwds)
         if cov_type == "eim":
             raise NotImplementedError("cov_type='eim' is not available for dask input")
         call = dict(bound.arguments)
 
         extra = call.pop("kwargs", {})
-        res = super().fit(**call, **extra)
+        with warnings.catch_warnings():
+            # the family's fit runs with the Hessian's covariance; the requested
+            # one is summed on the workers below
+            warnings.filterwarnings("ignore", message="cov_type='nonrobust' with prob_weights")
+            res = super().fit(**call, cov_type="nonrobust", **extra)
         if cov_type != "nonrobust":
             self._set_robust(res, cov_type, cov_kwds)
         return res
@@ -992,10 +1003,23 @@ def _template_data(model, yname, xnames):
                              missing="none", hasconst=False)
 
 
-def _weights_setup(model, kind, stats):
-    model._w = None  # the weights live in the partitions
+def _weights_setup(model, kind, stats, column):
+    """Weights live in the partitions (``model._w`` stays None so that the core
+    does not weight twice); ``nobs`` is their sum for frequency and importance
+    weights, as in memory."""
+    model._w = None
     model.weight_type = kind
     model.weights = None if kind is None else _OnWorkers((stats["n"],), "weights")
+    if kind is None:
+        return
+    if not stats["w"] > 0:
+        raise ValueError(f"the weights {column!r} are zero in all {stats['n']} estimation rows")
+    if kind == "freq" and stats["w_nonint"]:
+        raise ValueError(f"freq_weights must be integers (counts of identical rows); the "
+                         f"column {column!r} holds other values in partition(s) "
+                         f"{stats['w_nonint'][:10]}")
+    if kind in ("freq", "importance"):
+        model.nobs = float(stats["w"])
 
 
 # ---- selection families ------------------------------------------------------
@@ -1165,10 +1189,9 @@ def _selection_model(cls, mixin, formula, selection, ddf, missing, binary_outcom
     m._formula_rhs = [formula.split("~", 1)[1], selection.split("~", 1)[1]]
     m._formula_frame = None
     m.formula, m.formula_select = formula, selection
-    _weights_setup(m, weight_kind, stats)
-    wsum_all = st_sel["w"] if False else None  # noqa: F841
-    m._n_probit = float(n)
-    m._n_selected_weighted = float(n1)
+    _weights_setup(m, weight_kind, stats, weights)
+    m._n_probit = float(n if st_sel["w"] is None else st_sel["w"])
+    m._n_selected_weighted = float(n1 if st_out["w"] is None else st_out["w"])
     x_const = constant_from_range(st_out["min"], st_out["max"])
     z_const = constant_from_range(st_sel["min"], st_sel["max"])
     m._outcome_constant = x_const
@@ -1240,8 +1263,9 @@ def _biprobit_model(cls, formulas, ddf, missing, persist, weights, weight_kind):
     m._formula_rhs = [f.split("~", 1)[1] for f in formulas]
     m._formula_frame = None
     m.formula = formulas
-    _weights_setup(m, weight_kind, stats)
-    m._n_probit = float(n)
+    _weights_setup(m, weight_kind, stats, weights)
+    m.df_resid = m.nobs - m.k_params
+    m._n_probit = float(n if stats["w"] is None else stats["w"])
     m._restricted_cache = None
     m._derivs_cache = None
     m._blocks_cache = None
@@ -1281,9 +1305,9 @@ def from_formula(cls, formula, data, selection=None, missing="drop", subset=None
         raise ValueError("subset is not supported for dask input: filter the dask DataFrame "
                          "first (ddf[ddf.col > 0])")
     weights, kind = _pop_weights(kwargs)
-    if kind is not None:
-        raise NotImplementedError("weights on dask input are not implemented yet")
     names = [c.__name__ for c in cls.__mro__]
+    if kind is not None and "MNLogit" in names:
+        raise NotImplementedError("weights with MNLogit on dask input are not implemented")
     if kwargs:
         raise ValueError(f"unknown keyword(s) for dask input: {sorted(kwargs)}")
     if "MNLogit" in names:

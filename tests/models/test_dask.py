@@ -169,6 +169,29 @@ def test_robust_covariances_equal_in_memory(family, cov_type, sel_df, mn_df, syn
         assert dist.n_groups == mem.n_groups == 25 or dist.n_groups == mem.n_groups == 30
 
 
+@pytest.mark.parametrize("family, key", [("Heckman", "freq_weights"),
+                                         ("HeckProbit", "importance_weights"),
+                                         ("BivariateProbit", "prob_weights")])
+def test_weights_equal_in_memory(family, key, sel_df, synchronous):
+    # each partition carries its weight column; prob_weights default to HC1 (Stata)
+    cls, formula, kw = FAMILIES[family]
+    df = sel_df.assign(w=(1 + np.arange(len(sel_df)) % 3) if key == "freq_weights"
+                       else 0.5 + (7 * np.arange(len(sel_df)) % 11) / 10)
+    mem = cls.from_formula(formula, df, **kw, **{key: df["w"]}).fit()
+    model = cls.from_formula(formula, dd.from_pandas(df, npartitions=7), persist=True, **kw,
+                             **{key: "w"})
+    dist = model.fit()
+    assert dist.cov_type == mem.cov_type
+    assert dist.nobs == mem.nobs and model.weight_type == mem.model.weight_type
+    assert rel(dist.params, mem.params) < RTOL
+    assert rel(dist.bse, mem.bse) < RTOL
+    assert abs(dist.llf - mem.llf) < RTOL * abs(mem.llf)
+    if family == "Heckman":
+        ts_mem = cls.from_formula(formula, df, **kw, **{key: df["w"]}).fit_twostep()
+        ts = model.fit_twostep()
+        assert rel(ts.params, ts_mem.params) < RTOL and rel(ts.bse, ts_mem.bse) < RTOL
+
+
 def test_missing_drop_equals_in_memory(sel_df, synchronous):
     df = sel_df.copy()
     df.loc[[3, 500, 1200], "x2"] = np.nan      # outcome regressor: selected rows dropped
