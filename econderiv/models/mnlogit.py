@@ -62,6 +62,14 @@ _PATH_KEYWORDS = ("L1_wt", "penalty", "symmetric", "standardize", "penalty_facto
 
 
 
+#: statsmodels' descriptions of its robust covariances
+_STATSMODELS_DESCRIPTIONS = {
+    "HC0": "Standard Errors are heteroscedasticity robust (HC0)",
+    "HC1": "Standard Errors are heteroscedasticity robust (HC1)",
+    "cluster": "Standard Errors are robust to cluster correlation (CRV1)",
+}
+
+
 class MNLogitMargins(smm.DiscreteMargins):
     """statsmodels' ``DiscreteMargins`` computed by row blocks.
 
@@ -171,7 +179,7 @@ class MNLogitResults(smd.MultinomialResults):
                     "importance": "importance"}[self.model.weight_type]
             lines.append(f"Weights: {kind}, sum {float(np.sum(self.model.weights)):.6g}; "
                          f"No. Observations counts {'rows' if kind.startswith('s') else 'the weights'}.")
-        desc = (self.cov_kwds or {}).get("description")
+        desc = (self.cov_kwds or {}).get("details")
         if self.cov_type != "nonrobust" and desc:
             groups = getattr(self, "n_groups", None)
             extra = "" if groups is None else f"; clusters: {groups}"
@@ -850,7 +858,9 @@ class MNLogit(smd.MNLogit):
             bread=None if bread is None else np.asarray(bread), meat=meat)
         use_t_now = res.use_t if use_t is None else use_t
         res.cov_type = cov_type
-        res.cov_kwds = {"use_t": use_t_now, "description": description}
+        # statsmodels' description (a drop-in replacement); ours, with the factor, in "details"
+        res.cov_kwds = {"use_t": use_t_now, "details": description,
+                        "description": _STATSMODELS_DESCRIPTIONS.get(cov_type, description)}
         if "correction" in kw:
             res.cov_kwds["correction"] = kw["correction"]
         adjust_df = False
