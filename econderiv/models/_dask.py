@@ -167,7 +167,18 @@ def _column_examples(values, limit=5) -> str:
 
 
 def _design(info, frame):
+    """The design of ``frame``: columns taken as they are when every term is
+    the intercept or a numeric column (no patsy temporaries: partitions of
+    millions of rows), else patsy's ``build_design_matrices``."""
     import patsy
+
+    names = info.column_names
+    if all(n == "Intercept" or (n in frame.columns and frame[n].dtype.kind in "biuf")
+           for n in names):
+        X = np.empty((len(frame), len(names)))
+        for j, n in enumerate(names):
+            X[:, j] = 1.0 if n == "Intercept" else frame[n].to_numpy(dtype=float)
+        return X
 
     (mat,) = patsy.build_design_matrices([info], frame, NA_action=patsy.NAAction(NA_types=[]),
                                          return_type="matrix")
@@ -186,7 +197,8 @@ def build_partition(frame: pd.DataFrame, spec: PartitionSpec, number: int) -> Pa
         raise ValueError(f"partition {number} lacks the column(s) {lack} named by the "
                          "formulas")
     n_input = len(frame)
-    frame = frame[spec.columns].copy() if len(spec.columns) else frame
+    if spec.categories:
+        frame = frame[spec.columns].copy()
     for col, levels in spec.categories.items():
         if col not in frame.columns:
             continue
