@@ -866,10 +866,20 @@ class _OnWorkers:
     """Stands for a per-row array that stays on the workers: it has a shape
     (statsmodels reads ``exog.shape``) and refuses to be read on the driver."""
 
-    def __init__(self, shape, what):
+    def __init__(self, shape, what, ranges=None):
         self.shape = tuple(shape)
         self.ndim = len(self.shape)
         self.what = what
+        self._ranges = ranges
+
+    def var(self, axis=None):
+        """Zero exactly for the constant columns (statsmodels' margins find the
+        constant with ``exog.var(0) != 0``): the columns' ranges, from the
+        summary pass, stand in for their variances."""
+        if axis != 0 or self._ranges is None:
+            self._refuse()
+        lo, hi = self._ranges
+        return hi - lo
 
     def __len__(self):
         return self.shape[0]
@@ -1084,6 +1094,90 @@ class _DaskHeckman(_DaskSelection):
             return pd.Series(prediction(which, X, Z, p[:kz], p[kz:kz + kx], L), name=which)
 
 
+def _heckman_margins(part: Partition, which, gamma, beta, L, specs, sample):
+    """Row count and ``count x (effect, Jacobian, channels)`` of every
+    regressor over the partition's rows with finite regressors."""
+    from econderiv.models._heckman_kernels import margin
+
+    (_, s), (X, Z) = part.ys, part.Xs
+    rows = np.isfinite(X).all(axis=1) & np.isfinite(Z).all(axis=1)
+    if sample == "selected":
+        rows &= s == 1
+    X, Z = X[rows], Z[rows]
+    m = float(len(X))
+    if m == 0:
+        return None
+    out = [np.array(m)]
+    for kb, kg in specs:
+        eff, J, channels = margin(which, X, Z, gamma, beta, L, kb, kg)
+        out += [np.array(m * float(eff)), m * np.asarray(J, float),
+                m * np.asarray(channels, float)]
+    return tuple(out)
+
+
+class _DaskHeckmanResults:
+    """Heckman ML results on dask: predictions as dask Series, average
+    marginal effects summed over the partitions."""
+
+    def predict(self, exog=None, exog_select=None, which: str = "xb", transform: bool = True):
+        """As in memory; with no new data (or a dask DataFrame) a dask Series
+        computed partition by partition."""
+        if exog is None and exog_select is None:
+            return self.model.predict_dask(np.asarray(self.params), which)
+        if is_dask(exog):
+            return self.model.predict_dask(np.asarray(self.params), which, data=exog)
+        return super().predict(exog, exog_select, which, transform)
+
+    def get_margeff(self, which: str = "ycond", at: str = "overall", dummy: bool = False,
+                    variables=None, sample: str = "all"):
+        """Average marginal effects (``at="overall"``, continuous treatment of
+        the regressors) summed over the partitions, with the delta-method
+        Jacobian; the in-memory method's other options need the rows."""
+        from econderiv.models import _inference
+
+        if at != "overall" or dummy:
+            raise NotImplementedError("on dask input get_margeff averages over the rows "
+                                      "(at='overall', dummy=False)")
+        m = self.model
+        xnames, znames = list(m.exog_names), list(m.exog_select_names)
+        specs = [(xnames.index(v) if v in xnames else None,
+                  znames.index(v) if v in znames else None) for v in xnames + [
+                      z for z in znames if z not in xnames]]
+        allnames = xnames + [z for z in znames if z not in xnames]
+        xconst, zconst = m._outcome_constant, m._select_constant_range
+        candidates = [nm for j, nm in enumerate(xnames) if not xconst[j]]
+        candidates += [nm for j, nm in enumerate(znames) if not zconst[j] and nm not in candidates]
+        candidates = [nm for nm in candidates if (which != "psel" or nm in znames)
+                      and (which != "xb" or nm in xnames)]
+        if variables is None:
+            variables = candidates
+        else:
+            variables = [variables] if isinstance(variables, str) else list(variables)
+            unknown = [v for v in variables if v not in allnames]
+            if unknown:
+                raise ValueError(f"unknown variables {unknown}; terms are {sorted(allnames)}")
+        gamma, beta, L, Jp = self._structural()
+        sums = m._backend.map_sum(_heckman_margins, which, gamma, beta, L, specs, sample)
+        n_used = float(sums[0])
+        effects, jac, parts = [], [], []
+        for v in variables:
+            i = allnames.index(v)
+            eff, J, ch = (x / n_used for x in sums[1 + 3 * i:4 + 3 * i])
+            effects.append(float(eff))
+            jac.append(J @ Jp)
+            parts.append(tuple(ch))
+        labels = {"ycond": ("direct", "selection"), "yexpected": ("conditional",
+                                                                  "participation")}
+        decomposition = pd.DataFrame(parts, index=variables,
+                                     columns=list(labels.get(which, ("direct", "selection"))))
+        y, s = m.endog_names, m.endog_select_name
+        desc = {"ycond": f"E[{y} | {s} = 1]", "yexpected": f"P({s} = 1) E[{y} | {s} = 1]",
+                "psel": f"P({s} = 1)", "xb": f"x'beta ({y})"}[which]
+        return _inference.MarginalEffects(
+            variables, effects, np.reshape(jac, (len(variables), -1)), self.cov_params(),
+            which, at, desc, [], decomposition=decomposition, n_used=int(n_used))
+
+
 class _DaskHeckProbit(_DaskSelection):
 
     def _restricted_fits(self):
@@ -1207,11 +1301,13 @@ def _selection_model(cls, mixin, formula, selection, ddf, missing, binary_outcom
     x_const = constant_from_range(st_out["min"], st_out["max"])
     z_const = constant_from_range(st_sel["min"], st_sel["max"])
     m._outcome_constant = x_const
+    m._select_constant_range = z_const
     m._restricted_cache = None
     m._derivs_cache = None
     m._blocks_cache = None
     if cls.__name__ == "Heckman" or any(c.__name__ == "Heckman" for c in cls.__mro__):
         m._excluded = any(nm not in ey.xnames for nm in es.xnames)
+        m._results_class = dask_class(cls._results_class, _DaskHeckmanResults)
         m.df_model = float(kx - int(np.any(x_const)))
         m._twostep_cache = None
     else:
@@ -1541,6 +1637,56 @@ class _DaskMNLogit:
         res.use_t = res.use_t if use_t is None else use_t
 
 
+def _mn_margins(part: Partition, beta, method):
+    from econderiv.models._mnlogit_kernels import mnlogit_margins
+
+    X, _ = part.block()
+    eff, jac = mnlogit_margins(X, beta, method)
+    m = float(len(X))
+    return np.array(m), m * eff, m * jac
+
+
+class _DaskMNLogitMargins:
+    """statsmodels' margins of a dask MNLogit: average effects (``at=
+    "overall"``, continuous) summed over the partitions."""
+
+    def get_margeff(self, at="overall", method="dydx", atexog=None, dummy=False,
+                    count=False):
+        from statsmodels.discrete import discrete_margins as smm
+
+        at, method = at.lower(), method.lower()
+        if at != "overall" or dummy or count or atexog is not None:
+            raise NotImplementedError("on dask input get_margeff averages over the rows "
+                                      "(at='overall', no dummy, count or atexog)")
+        self._reset()
+        smm._check_margeff_args(at, method)
+        self.margeff_options = dict(method=method, at=at)
+        self.dummy_idx = self.count_idx = None
+        results = self.results
+        model = results.model
+        beta = np.asarray(results.params).reshape(int(model.K), -1, order="F")
+        n, eff, jac = model._backend.map_sum(_mn_margins, beta, method)
+        eff, jac = eff / float(n), jac / float(n)
+        effects_idx = model._x_nonconstant
+        cov = jac @ np.asarray(results.cov_params()) @ jac.T
+        keep = np.tile(effects_idx, eff.shape[1])
+        k = int(effects_idx.sum())
+        self.margeff = eff[effects_idx]
+        self.margeff_cov = cov[np.ix_(keep, keep)]
+        self.margeff_se = np.sqrt(np.diag(self.margeff_cov)).reshape(k, -1, order="F")
+
+
+class _DaskMNLogitResults:
+    def get_margeff(self, at="overall", method="dydx", atexog=None, dummy=False,
+                    count=False):
+        """Average marginal effects summed over the partitions (see
+        ``MNLogitResults.get_margeff``; ``at="overall"`` only)."""
+        import sys
+
+        base = getattr(sys.modules[type(self).__mro__[2].__module__], "MNLogitMargins")
+        return dask_class(base, _DaskMNLogitMargins)(self, (at, method, atexog, dummy, count))
+
+
 def _mnlogit_model(cls, formula, ddf, missing, persist):
     from econderiv.models._mnlogit_kernels import BohningBound  # noqa: F401
 
@@ -1580,7 +1726,7 @@ def _mnlogit_model(cls, formula, ddf, missing, persist):
     m._n_rows = n
     m._counts = counts
     m._offsets = np.concatenate([[0], np.cumsum(stats["rows"])[:-1]]).astype(np.int64)
-    m.exog = _OnWorkers((n, K), "exog")
+    m.exog = _OnWorkers((n, K), "exog", (st["min"], st["max"]))
     m.endog = _OnWorkers((n,), "endog")
     m.wendog = _OnWorkers((n, J), "wendog")
     m._xtx = st["xtx"]
@@ -1589,7 +1735,8 @@ def _mnlogit_model(cls, formula, ddf, missing, persist):
     m.df_resid = n - m.df_model - (J - 1)
     m.n_dropped = stats["n_dropped"]
     m.formula = formula
-    m._results_class = _results_class_of(cls)
+    m._results_class = dask_class(_results_class_of(cls), _DaskMNLogitResults)
+    m._x_nonconstant = st["max"] > st["min"]
     return m
 
 

@@ -221,6 +221,23 @@ def test_predict_returns_a_dask_series(sel_df, synchronous):
     pred = model.predict_dask(dist.params, which="psel")
     assert isinstance(pred, dd.Series)
     assert rel(pred.compute().to_numpy(), mem.predict(which="psel").to_numpy()) < RTOL
+    pred = dist.predict(which="ycond")
+    assert isinstance(pred, dd.Series)
+    assert rel(pred.compute().to_numpy(), mem.predict(which="ycond").to_numpy()) < RTOL
+    for which in ("ycond", "yexpected", "psel"):
+        a, b = mem.get_margeff(which), dist.get_margeff(which)
+        assert list(b.summary_frame().index) == list(a.summary_frame().index)
+        assert rel(b.margeff, a.margeff) < RTOL and rel(b.margeff_se, a.margeff_se) < RTOL
+    with pytest.raises(NotImplementedError, match="at='overall'"):
+        dist.get_margeff(at="mean")
+
+
+def test_mnlogit_average_marginal_effects(mn_df, synchronous):
+    mem, dist, _ = fit_pair(MNLogit, "mode ~ x1 + x2 + C(c)", {}, mn_df, 7)
+    for method in ("dydx", "eyex"):
+        a, b = mem.get_margeff(method=method), dist.get_margeff(method=method)
+        assert rel(b.margeff, a.margeff) < RTOL and rel(b.margeff_se, a.margeff_se) < RTOL
+    assert "dy/dx" in str(dist.get_margeff().summary())
 
 
 # ---------------------------------------------------------------------------
