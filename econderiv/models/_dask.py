@@ -318,7 +318,8 @@ class DaskBackend:
 
         self.ddf = ddf
         self.spec = spec
-        self.frames = ddf.to_delayed()
+        # only the columns the formulas use are read (parquet column projection)
+        self.frames = ddf[list(spec.columns)].to_delayed() if spec.columns else ddf.to_delayed()
         parts = [delayed(build_partition, pure=True)(f, spec, i)
                  for i, f in enumerate(self.frames)]
         if persist:
@@ -669,8 +670,9 @@ def cluster_meat(backend: DaskBackend, rows_fn, args, group_col: str, k: int):
                          f"DataFrame does not have (its columns: {list(backend.ddf.columns)})")
     meta = pd.DataFrame({"g": pd.Series([], dtype=backend.ddf[group_col].dtype),
                          **{f"s{i}": pd.Series([], dtype=float) for i in range(k)}})
+    frames = backend.ddf[[group_col]].to_delayed()
     pieces = [delayed(_score_frame, pure=False)(f, p, rows_fn, args, group_col, k)
-              for f, p in zip(backend.frames, backend.parts)]
+              for f, p in zip(frames, backend.parts)]
     scores = dd.from_delayed(pieces, meta=meta, verify_meta=False)
     totals = scores.groupby("g").sum(split_out=max(1, backend.npartitions))
     leaves = [delayed(_outer_of_totals, pure=False)(piece, k) for piece in totals.to_delayed()]
