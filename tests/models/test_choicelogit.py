@@ -82,8 +82,16 @@ def test_unbalanced_choice_sets(sim_model):
     assert sizes.min() == 2 and sizes.max() == 4 and len(np.unique(sizes)) == 3
 
 
+@pytest.fixture(scope="module")
+def small_model():
+    return ChoiceLogit.from_formula("chosen ~ x1 + x2 | income", simulate_long(250, 9),
+                                    case="case", alternative="alt")
+
+
 @pytest.mark.parametrize("weighted", [False, True])
-def test_derivatives_random_points(sim_model, weighted):
+def test_derivatives_random_points(small_model, weighted):
+    sim_model = small_model
+    assert len(np.unique(sim_model._avail.sum(axis=1))) == 3   # unbalanced choice sets
     rng = np.random.default_rng(5)
     w = rng.uniform(0.2, 3.0, sim_model._nrows) if weighted else None
     f, g, h = _funcs(sim_model, w)
@@ -92,7 +100,8 @@ def test_derivatives_random_points(sim_model, weighted):
     assert res.max_error < 1e-7, res
 
 
-def test_derivatives_without_case_regressors_or_attributes(sim):
+def test_derivatives_without_case_regressors_or_attributes():
+    sim = simulate_long(250, 9)
     rng = np.random.default_rng(2)
     for formula in ("chosen ~ 0 + x1 + x2", "chosen ~ 1 | income"):
         m = ChoiceLogit.from_formula(formula, sim, case="case", alternative="alt")
