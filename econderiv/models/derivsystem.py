@@ -635,7 +635,7 @@ class DerivativeSystem:
                              "solution blows up or fails); pass start_params and x0")
         sigma = self._sigma_from(r, J)
 
-        status, nfev = 0, 0
+        status, nfev, done = 0, 0, False
         for _ in range(30):
             wt = 1.0 / sigma[self.obs_state]
             cache = {}
@@ -659,6 +659,11 @@ class DerivativeSystem:
             sigma = new
             if done:
                 break
+        if not done:
+            warnings.warn("the noise variances did not settle in 30 weighting passes (the "
+                          "fit may sit between two weightings); try x0 and start_params "
+                          "from this fit, or measurement='log' for multiplicative noise",
+                          RuntimeWarning, stacklevel=user_stacklevel())
         if status <= 0:
             warnings.warn(f"output-error fit did not converge ({sol.message}); try "
                           "start_params (e.g. from another method), x0, or a larger maxiter",

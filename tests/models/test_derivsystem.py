@@ -305,3 +305,16 @@ def test_methods_and_keywords():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         mod.fit("integral")
+
+
+def test_nonconvergence_warns_and_unstable_start_is_an_error():
+    lv = DerivativeSystem.from_formula(["D1(hare) ~ hare + hare:lynx - 1",
+                                        "D1(lynx) ~ lynx + hare:lynx - 1"],
+                                       datasets.load("lynx_hare"), time="year")
+    with pytest.warns(RuntimeWarning) as record:
+        lv.fit("oe", maxiter=1, start_params=[0.3, -0.01, -0.5, 0.01], x0=[30.0, 4.0])
+    messages = " | ".join(str(w.message) for w in record)
+    assert "did not converge" in messages and "larger maxiter" in messages
+    assert "noise variances did not settle" in messages
+    with pytest.raises(ValueError, match="cannot be simulated from the start values"):
+        lv.fit("oe", start_params=[50.0, 0.0, 50.0, 0.0], x0=[30.0, 4.0])
