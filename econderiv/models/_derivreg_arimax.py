@@ -513,11 +513,24 @@ def fit_arimax(spec, endog, exog, exog_names, h, theta0, s2_start, noise="measur
         warnings.simplefilter("ignore")
         # Fisher scoring on the profiled likelihood with its exact score
         # (see _profile_loglike_score for why not the Kalman filter's).
+        # the optimizer asks for the log-likelihood of an accepted point and
+        # then for its score: one recursion pass serves both
+        last = {}
+
+        def both(v):
+            key = v.tobytes()
+            if key not in last:
+                last.clear()
+                last[key] = _profile_loglike_score(ss, v)
+            return last[key]
+
         xhat, _, converged, nit, H = _newton_ml(
             ss, start, maxiter=maxiter, hessian=_fisher_information,
-            loglike=lambda v: _profile_loglike_score(ss, v)[0],
-            score=lambda v: _profile_loglike_score(ss, v)[1])
-        llf = ss.loglike(xhat)
+            loglike=lambda v: both(v)[0], score=lambda v: both(v)[1])
+        # one Kalman-filter pass gives the reported log-likelihood and the
+        # residuals (no OPG covariance)
+        res_ss = ss.filter(xhat, cov_type="none")
+    llf = float(res_ss.llf)
     if not converged:
         warnings.warn("arimax ML did not converge (the input may not excite the "
                       "system enough, or the start is poor); try a larger maxiter, "
@@ -552,7 +565,6 @@ def fit_arimax(spec, endog, exog, exog_names, h, theta0, s2_start, noise="measur
     cov_theta = np.linalg.inv(Dw.T @ Dw)
     md_stat = float(sol.fun @ sol.fun)
     md_df = kd - theta.size
-    res_ss = ss.filter(xhat, cov_type="none")  # residuals only: skip the OPG covariance
     resid = np.asarray(res_ss.forecasts_error[0])
     notes = [f"Discrete model: log-likelihood {llf:.6g}, {nit} Fisher-scoring iterations; "
              f"measurement noise sd {np.sqrt(np.exp(xhat[kd])):.4g}"

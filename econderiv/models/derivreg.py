@@ -529,7 +529,8 @@ class DerivativeRegression(Model):
             info["details"]["maxlags"] = maxlags
             scale = ols.scale
         else:
-            ols = sm.OLS(y, XZ).fit()
+            # QR: a tall design, no pseudo-inverse needed (the rank is checked above)
+            ols = sm.OLS(y, XZ).fit(method="qr")
             theta = ols.params[:p]
             # The error is L e with e the white measurement noise: sandwich
             # with L'XZ; sigma^2 from the simulated path's residuals.
@@ -595,6 +596,25 @@ class DerivativeRegression(Model):
         sol = optimize.least_squares(fun, s0, jac=jac, method="lm", x_scale="jac")
         return sol.x
 
+    def _check_stable_start(self, theta):
+        """A linear equation whose solution grows by more than e^50 over the record
+        at the start values: Gauss-Newton cannot recover from there (the path and
+        its sensitivities are dominated by the exploding mode)."""
+        if not self.spec.is_linear:
+            return
+        A, _ = self.spec.system_matrices(theta)
+        lam = np.linalg.eigvals(A)
+        span = float(self.time[-1] - self.time[0])
+        growth = float(np.max(lam.real)) * span
+        if growth > 50:
+            raise ValueError(
+                f"the start values make the equation unstable: its state matrix has an "
+                f"eigenvalue with real part {np.max(lam.real):.4g} (1/time), so the "
+                f"simulated path grows by about e^{growth:.0f} over the record "
+                f"({span:.4g} time units) and output error cannot recover from there. "
+                "Pass start_params from another method (e.g. fit('integral').params) or "
+                "with the expected signs")
+
     def _fit_oe(self, start_params=None, x0=None, maxiter=200):
         p, m, n = self.k_params, self.order, self.nobs
         if start_params is None:
@@ -603,13 +623,25 @@ class DerivativeRegression(Model):
             except Exception as exc:  # pragma: no cover - depends on data
                 raise ValueError("could not get starting values from method "
                                  f"'integral' ({exc}); pass start_params") from exc
-        theta0 = np.asarray(start_params, float)
+        theta0 = np.asarray(start_params, float).ravel()
         if theta0.size != p:
             raise ValueError(f"start_params has {theta0.size} values, expected {p} "
                              f"({self.param_names})")
-        s0 = self.fit_initial_state(theta0) if x0 is None else np.asarray(x0, float)
-        if s0.size != m:
-            raise ValueError(f"x0 has {s0.size} values, expected {m} ({self.state_names})")
+        _check_finite_start(theta0, self.param_names, "start_params")
+        self._check_stable_start(theta0)
+        if x0 is not None:
+            s0 = np.asarray(x0, float).ravel()
+            if s0.size != m:
+                raise ValueError(f"x0 has {s0.size} values, expected {m} "
+                                 f"({self.state_names})")
+            _check_finite_start(s0, self.state_names, "x0")
+        else:
+            try:
+                s0 = self.fit_initial_state(theta0)
+            except FloatingPointError as exc:
+                raise ValueError(f"the equation at start_params cannot be solved over the "
+                                 f"record ({exc}); pass start_params from another method, "
+                                 "e.g. fit('integral').params") from None
         start = np.concatenate([theta0, s0])
 
         cache = {}
@@ -669,6 +701,13 @@ class DerivativeRegression(Model):
                              "discretisation of nonlinear terms is not an ARMAX "
                              "model); use 'oe' or 'integral'")
         _derivreg_arimax.check_noise(noise)
+        k_disc = self.order * (1 + self.spec.n_inputs - int(self.spec.const)) + int(
+            self.spec.const)
+        need = k_disc + self.order + 2
+        if self.nobs < need:
+            raise ValueError(f"too few samples for method 'arimax': {self.nobs}; its discrete "
+                             f"model has {k_disc} coefficients, {self.order} initial values "
+                             f"and a variance, so it needs at least {need}")
         start = self._fit_integral()
         est = _derivreg_arimax.fit_arimax(
             self.spec, self.endog, self.exog, self.exog_names, self._uniform_step("arimax"),
@@ -703,6 +742,13 @@ def _fit_keywords(method):
     """The keywords of ``fit(method)``: the parameters of its ``_fit_<method>``."""
     fitter = getattr(DerivativeRegression, f"_fit_{method}")
     return tuple(inspect.signature(fitter).parameters)[1:]  # drop self
+
+
+def _check_finite_start(values, names, what):
+    bad = [nm for nm, v in zip(names, values) if not np.isfinite(v)]
+    if bad:
+        raise ValueError(f"{what} has non-finite values for {bad}; give finite start "
+                         "values")
 
 
 def _initial_guess(y, t, m):
