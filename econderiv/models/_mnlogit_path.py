@@ -45,7 +45,7 @@ def _category_labels(model):
 
 def penalized_path(model, alphas=None, n_alphas=100, alpha_min_ratio=None, L1_wt=1.0,
                    penalty="group", symmetric=True, standardize=True, penalty_factor=None,
-                   cv=None, seed=0, tol=1e-9, maxiter=10000, accelerate=True, screen=True):
+                   cv=None, seed=0, tol=1e-7, maxiter=10000, accelerate=True, screen=True):
     """Fit the path of a ``MNLogit`` model and return a :class:`MNLogitPath`
     (arguments as ``MNLogit.regularization_path``)."""
     names = list(model.exog_names)
