@@ -534,7 +534,11 @@ def summarize(backend: DaskBackend, binary: list, required_where: list,
     import dask
     from dask import delayed
 
-    stats = list(dask.compute(*[delayed(one, pure=False)(p) for p in backend.parts]))
+    try:
+        stats = list(dask.compute(*[delayed(one, pure=False)(p) for p in backend.parts]))
+    except KeyError:
+        _name_partitions_lacking_columns(backend)
+        raise
     backend.passes += 1
     empty = [s["number"] for s in stats if s["n_input"] == 0]
     if empty:
@@ -561,6 +565,22 @@ def summarize(backend: DaskBackend, binary: list, required_where: list,
             t["y_counts"] = sum(q["y_counts"] for q in qs)
         total["eqs"].append(t)
     return total
+
+
+def _lacking(frame, columns, number):
+    lack = [c for c in columns if c not in frame.columns]
+    if lack:
+        raise ValueError(f"partition {number} lacks the column(s) {lack} named by the "
+                         "formulas")
+
+
+def _name_partitions_lacking_columns(backend: DaskBackend):
+    """After a failed projection: the partition whose columns differ."""
+    import dask
+    from dask import delayed
+
+    dask.compute(*[delayed(_lacking, pure=False)(f, backend.spec.columns, i)
+                   for i, f in enumerate(backend.ddf.to_delayed())])
 
 
 def constant_from_range(lo, hi) -> np.ndarray:
