@@ -45,7 +45,7 @@ from math import factorial
 
 import numpy as np
 import pandas as pd
-from scipy import linalg, optimize, stats
+from scipy import linalg, optimize
 
 from statsmodels.base import wrapper as wrap
 from statsmodels.base.model import Model
@@ -197,8 +197,12 @@ class DerivativeRegression(Model):
     ----------
     endog : array_like or pandas.Series
         Sampled ``x(t_n)``, measured with noise.
-    time : array_like
-        Sample times, strictly increasing.
+    time : array_like or pandas.Series, optional
+        Sample times, strictly increasing: numbers (used as given),
+        datetimes (converted to seconds since the first sample) or
+        timedeltas (seconds); the summary states the conversion and the
+        record's span in the original units. Default: the index of
+        ``endog`` (a Series indexed by its times).
     order : int
         ``m``, the order of the derivative on the left.
     derivs : sequence of int
@@ -215,6 +219,13 @@ class DerivativeRegression(Model):
 
     Notes
     -----
+    pandas inputs (``endog``, ``time``, ``exog``) are matched by index
+    label, as in the other families: the same labels in another order are
+    reordered, different or duplicated labels are an error; arrays are
+    taken by position. Sampling may be irregular for ``"oe"`` and
+    ``"integral"`` (``"oe"`` shares one matrix exponential between nearby
+    steps: :func:`._derivreg_kernels.zoh_taylor_plan`).
+
     Parameters are ordered: the ``derivs`` terms in the order given (named
     ``x``, ``D1.x``, ...), the exog columns, ``const``, then the nonlinear
     terms. Nuisance parameters (initial state, integration constants,
