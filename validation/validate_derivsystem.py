@@ -46,7 +46,7 @@ fit, and a Monte Carlo study of a linear two-state system.
    default seed): oe 93.0-96.0%, integral 94.5-98.0% (D1.y:y 98.0%, the one
    check outside the band); 1000 replications (``monte_carlo(1000,
    seed=777)``): oe 94.3-96.6%, integral 95.0-96.5%, RMSE oe 0.004-0.016,
-   integral 0.005-0.034 (the integral form is 1-3.6 times less efficient).
+   integral 0.005-0.034 (the integral form's RMSE is 1.2-3.4 times oe's).
 
 3. Parametric bootstrap of the lynx-hare fit (``--full`` only, printed, no
    pass/fail): lognormal data simulated from the fitted system and refitted,
