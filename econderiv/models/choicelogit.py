@@ -505,6 +505,7 @@ class ChoiceLogit(ExactLikelihoodModel):
                     zc if zc is not None and zc.shape[1] else None, asc=asc, base=base,
                     alternatives=alternatives, **kwargs)
         model.formula = formula
+        model._formula_frame_long = long if varying is None else data  # not copied
         model._design_infos = list(infos)
         model._spec = dict(case=case, alternative=alternative, wide=wide,
                            alt_part=alt_part, case_part=case_part)
@@ -583,8 +584,12 @@ class ChoiceLogit(ExactLikelihoodModel):
         """
         if cov_kwds and "groups" in cov_kwds and cov_kwds["groups"] is not None:
             g = cov_kwds["groups"]
-            if isinstance(g, str) and self._formula_frame_long is not None:
-                g = self._formula_frame_long[g]
+            if isinstance(g, str):
+                frame = self._formula_frame_long
+                if frame is None or g not in frame.columns:
+                    raise ValueError(f"groups={g!r}: give an array, or the name of a column "
+                                     "of the data of from_formula")
+                g = frame[g].to_numpy()
             if not (isinstance(g, pd.Series) and len(g) == self._nrows):
                 g = self._per_case(g, "groups")
             cov_kwds = dict(cov_kwds, groups=g)

@@ -439,3 +439,13 @@ def test_iia_test_ignores_robust_cov_and_keeps_freq_weights(sim_model, sim_res, 
                                         alternative="alt",
                                         freq_weights=np.ones(len(sim))).fit()
         assert abs(ones.iia_test("b").statistic - t.statistic) < 1e-8 * max(1.0, t.statistic)
+
+
+def test_cluster_groups_by_column_name(sim):
+    sim = sim.assign(region=sim["case"] % 7)
+    m = _fit_formula(sim)
+    by_name = m.fit(cov_type="cluster", cov_kwds={"groups": "region"})
+    by_array = m.fit(cov_type="cluster", cov_kwds={"groups": sim["region"].to_numpy()})
+    np.testing.assert_allclose(by_name.bse, by_array.bse, rtol=1e-12)
+    with pytest.raises(ValueError, match="name of a column"):
+        m.fit(cov_type="cluster", cov_kwds={"groups": "nope"})
