@@ -556,11 +556,15 @@ class SelectionLikelihoodModel(ExactLikelihoodModel):
         **kwargs
             Passed to the constructor.
         """
-        from econderiv.models import _dask, _data
+        from econderiv.models import _data
 
-        if _dask.is_dask(data):  # data larger than memory: the distributed backend
-            return _dask.from_formula(cls, formula, data, selection=selection,
-                                      missing=missing, subset=subset, **kwargs)
+        if type(data).__module__.split(".")[0] in ("dask", "dask_expr"):
+            # data larger than memory: the family's distributed backend
+            # (econderiv.models._dask, imported by the family: the core does not)
+            if getattr(cls, "_from_dask", None) is None:
+                raise NotImplementedError(f"{cls.__name__} has no dask backend yet")
+            return cls._from_dask(formula, data, selection=selection, missing=missing,
+                                  subset=subset, **kwargs)
         data = _data.subset_rows(data, subset)
         _data.formula_weights(kwargs, data)
         y, x, yname = _data.lhs_design(formula, data, "outcome formula")

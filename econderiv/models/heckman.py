@@ -32,7 +32,7 @@ from statsmodels.base.model import LikelihoodModelResults, LikelihoodResultsWrap
 from statsmodels.tools.numdiff import approx_fprime
 from statsmodels.tools.sm_exceptions import CollinearityWarning, ConvergenceWarning
 
-from econderiv.models import _data, _inference, _optim
+from econderiv.models import _dask, _data, _inference, _optim
 from econderiv.models import _heckman_kernels as K
 from econderiv.models._inference import ProfileLikelihood  # noqa: F401  (public here too)
 from econderiv.models._likelihood import (ExactLikelihoodResults, SelectionLikelihoodModel,
@@ -121,6 +121,11 @@ class Heckman(SelectionLikelihoodModel):
     @staticmethod
     def _kernel(params, data, order, llobs, per_obs, weights=None):
         return K.loglike_derivs(params, data, order, llobs, per_obs, weights)
+
+    @classmethod
+    def _from_dask(cls, *args, **kwargs):
+        """``from_formula`` on a dask DataFrame (:mod:`econderiv.models._dask`)."""
+        return _dask.from_formula(cls, *args, **kwargs)
 
     @staticmethod
     def _partition_block_data(ys, Xs):

@@ -32,7 +32,7 @@ import pandas as pd
 from statsmodels.base import wrapper as wrap
 from statsmodels.base.model import LikelihoodResultsWrapper
 
-from econderiv.models import _data, _inference
+from econderiv.models import _dask, _data, _inference
 from econderiv.models._bvprobit_kernels import (bivariate_prediction, fit_probit,
                                                 heckprobit_loglike_derivs, probit_residual,
                                                 scoring_athrho)
@@ -101,6 +101,11 @@ class HeckProbit(SelectionLikelihoodModel):
     @staticmethod
     def _kernel(params, data, order, llobs, per_obs, weights=None):
         return heckprobit_loglike_derivs(params, *data, order, llobs, per_obs, weights)
+
+    @classmethod
+    def _from_dask(cls, *args, **kwargs):
+        """``from_formula`` on a dask DataFrame (:mod:`econderiv.models._dask`)."""
+        return _dask.from_formula(cls, *args, **kwargs)
 
     @staticmethod
     def _partition_block_data(ys, Xs):
