@@ -64,7 +64,7 @@ from scipy import linalg
 
 __all__ = ["nonbase", "utilities", "probabilities", "choicelogit_loglike_derivs",
            "information", "bohning_matrix", "ChoiceBound", "elasticities",
-           "constant_within_cases"]
+           "mean_elasticities", "constant_within_cases"]
 
 
 def nonbase(n_alt: int, base: int) -> np.ndarray:
@@ -257,6 +257,44 @@ def elasticities(P, X_attr, coef: float, avail) -> np.ndarray:
     E[:, idx, idx] += coef * X_attr
     both = avail[:, :, None] & avail[:, None, :]
     return np.where(both, E, np.nan)
+
+
+def mean_elasticities(params, X, Z, avail, base: int, attr: int):
+    """Elasticities with respect to attribute ``attr`` averaged over the cases
+    (where both alternatives are available) and their Jacobian in ``params``.
+
+    With ``b = beta_attr``, ``x_ik`` the attribute and ``Xt_ik`` the full
+    design row of alternative ``k`` in case ``i`` (module docstring),
+    ``dP_ik/dtheta = P_ik (Xt_ik - sum_l P_il Xt_il)`` and
+
+        dE_ijk/dtheta = x_ik (1{j=k} - P_ik) e_attr - b x_ik dP_ik/dtheta.
+
+    Returns ``(E (J, J), jacobian (J, J, k))``; NaN where no case offers both.
+    """
+    m, n_alt, _ = X.shape
+    P = probabilities(params, X, Z, avail, base)
+    coef = float(np.asarray(params)[attr])
+    x = X[:, :, attr]
+    E = elasticities(P, x, coef, avail)
+    both = avail[:, :, None] & avail[:, None, :]
+    count = both.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_E = np.where(count > 0, np.nansum(E, axis=0) / count, np.nan)
+    k = len(np.asarray(params))
+    jac = np.zeros((n_alt, n_alt, k))
+    for c in range(n_alt):
+        R = -P * P[:, [c]]
+        R[:, c] += P[:, c]
+        dP = _scores(X, Z, R, base)                       # (m, k): dP_ic / dtheta
+        for j in range(n_alt):
+            w = both[:, j, c].astype(float)
+            if not w.any():
+                continue
+            d = -coef * (w * x[:, c]) @ dP
+            d[attr] += (w * x[:, c] * ((j == c) - P[:, c])).sum()
+            jac[j, c] = d / w.sum()
+    jac[count == 0] = np.nan
+    return mean_E, jac
 
 
 def constant_within_cases(X, avail) -> np.ndarray:

@@ -38,7 +38,7 @@ from statsmodels.base.model import LikelihoodModel, LikelihoodResultsWrapper
 from econderiv.models import _data, _inference, _optim
 from econderiv.models._choicelogit_kernels import (ChoiceBound, bohning_matrix,
                                                    choicelogit_loglike_derivs,
-                                                   constant_within_cases, elasticities,
+                                                   constant_within_cases, mean_elasticities,
                                                    nonbase, probabilities)
 from econderiv.models._likelihood import (FIT_KEYWORDS, ExactLikelihoodModel,
                                           ExactLikelihoodResults, parallel_map, row_blocks)
@@ -729,7 +729,7 @@ class ChoiceLogitResults(ExactLikelihoodResults):
         shares.name = "share"
         return shares
 
-    def elasticities(self, attribute: str, at: str = "overall") -> pd.DataFrame:
+    def elasticities(self, attribute: str, at: str = "overall", stderr: bool = False):
         """Own and cross elasticities of the choice probabilities with
         respect to an alternative-specific attribute.
 
@@ -738,6 +738,11 @@ class ChoiceLogitResults(ExactLikelihoodResults):
         alternative ``k``. ``at="overall"``: averaged over the cases where
         both are available; ``at="mean"``: at the attributes' means by
         alternative (and the case regressors' means).
+
+        ``stderr=True`` returns ``(elasticities, standard errors)``: the
+        delta method with the analytic Jacobian
+        (:func:`~econderiv.models._choicelogit_kernels.mean_elasticities`)
+        and the fit's covariance.
         """
         m = self.model
         if attribute not in m.alt_names:
@@ -745,22 +750,24 @@ class ChoiceLogitResults(ExactLikelihoodResults):
                              f"({m.alt_names})")
         k = m.alt_names.index(attribute)
         params = np.asarray(self.params, float)
-        coef = params[k]
         if at == "mean":
             cnt = m._avail.sum(axis=0)
             X = (m._X.sum(axis=0) / np.maximum(cnt, 1)[:, None])[None]
             Z = m._Z.mean(axis=0, keepdims=True)
             avail = (cnt > 0)[None]
-            P = probabilities(params, X, Z, avail, m.base)
-            E = elasticities(P, X[:, :, k], coef, avail)[0]
         elif at == "overall":
-            P = probabilities(params, m._X, m._Z, m._avail, m.base)
-            E = np.nanmean(elasticities(P, m._X[:, :, k], coef, m._avail), axis=0)
+            X, Z, avail = m._X, m._Z, m._avail
         else:
             raise ValueError(f"at must be 'overall' or 'mean', got {at!r}")
+        E, jac = mean_elasticities(params, X, Z, avail, m.base, k)
         idx = pd.Index(m.alternatives, name="P of")
-        return pd.DataFrame(E, index=idx,
-                            columns=pd.Index(m.alternatives, name=f"{attribute} of"))
+        cols = pd.Index(m.alternatives, name=f"{attribute} of")
+        frame = pd.DataFrame(E, index=idx, columns=cols)
+        if not stderr:
+            return frame
+        V = np.asarray(self.cov_params(), float)
+        se = np.sqrt(np.clip(np.einsum("jca,ab,jcb->jc", jac, V, jac), 0, None))
+        return frame, pd.DataFrame(se, index=idx, columns=cols)
 
     def wtp(self, attributes=None, cost: str = "price", alpha: float = 0.05) -> pd.DataFrame:
         """Willingness to pay: ``-beta_a / beta_cost`` for each attribute

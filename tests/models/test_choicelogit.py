@@ -449,3 +449,23 @@ def test_cluster_groups_by_column_name(sim):
     np.testing.assert_allclose(by_name.bse, by_array.bse, rtol=1e-12)
     with pytest.raises(ValueError, match="name of a column"):
         m.fit(cov_type="cluster", cov_kwds={"groups": "nope"})
+
+
+@pytest.mark.parametrize("at", ["overall", "mean"])
+def test_elasticity_jacobian_against_numerical(sim_res, at):
+    from econderiv.testing import numerical_jacobian
+
+    m = sim_res.model
+    p0 = np.asarray(sim_res.params) + 0.05
+    if at == "mean":
+        cnt = m._avail.sum(axis=0)
+        X = (m._X.sum(axis=0) / cnt[:, None])[None]
+        Z, avail = m._Z.mean(axis=0, keepdims=True), (cnt > 0)[None]
+    else:
+        X, Z, avail = m._X, m._Z, m._avail
+    E, jac = K.mean_elasticities(p0, X, Z, avail, m.base, 1)
+    num = numerical_jacobian(lambda p: K.mean_elasticities(p, X, Z, avail, m.base, 1)[0].ravel(),
+                             p0, method="richardson")
+    np.testing.assert_allclose(jac.reshape(16, -1), num, rtol=1e-6, atol=1e-9)
+    E2, se = sim_res.elasticities("x2", at=at, stderr=True)
+    assert (se.to_numpy() > 0).all() and np.allclose(E2, sim_res.elasticities("x2", at=at))
