@@ -308,6 +308,12 @@ class ChoiceLogit(ExactLikelihoodModel):
         ``mlogit``); its constant and case-specific coefficients are 0.
     alternatives : list, optional
         All alternatives in the order used for positions and names.
+    missing : {"raise", "none", "drop"}
+        NaN in a regressor is an error naming the column ("raise", "none"),
+        or ("drop") makes that alternative unavailable (a NaN attribute) or
+        drops the case (a NaN case regressor or choice, or no attributes for
+        the chosen alternative): counts in ``n_dropped`` (cases) and
+        ``n_unavailable`` (alternatives).
     freq_weights, prob_weights, importance_weights : array_like, optional
         Case weights (one per case, or one per row constant within a case).
 
@@ -326,10 +332,7 @@ class ChoiceLogit(ExactLikelihoodModel):
                  base=None, alternatives=None, missing: str = "raise", **kwargs):
         wspec = _data.pop_weights(kwargs, "ChoiceLogit") if hasattr(_data, "pop_weights") \
             else None
-        if missing not in ("raise", "none"):
-            raise ValueError("ChoiceLogit supports missing='raise' (NaN in a regressor of an "
-                             "available alternative is an error naming the column); drop "
-                             "rows or mark alternatives unavailable before fitting")
+        missing = _data.check_missing_rule(missing)
         chosen = np.asarray(endog, dtype=float) if endog is not None else None
         if exog is None:
             xalt, xnames = np.zeros((len(case), 0)), []
@@ -347,9 +350,32 @@ class ChoiceLogit(ExactLikelihoodModel):
         if asc:
             zc = np.hstack([np.ones((len(case), 1)), zc])
             znames = ["Intercept"] + list(znames)
+        keep = None
+        self.n_dropped = self.n_unavailable = 0
+        if missing == "drop":
+            case, alternative = np.asarray(case), np.asarray(alternative)
+            bad_x = ~np.isfinite(xalt).all(axis=1)
+            bad_case_row = ~np.isfinite(zc).all(axis=1)
+            if chosen is not None:
+                bad_case_row |= np.isnan(chosen) | (bad_x & (chosen == 1))
+            # a NaN attribute makes that alternative unavailable; a NaN case
+            # regressor or choice, or a chosen alternative without attributes,
+            # drops the case
+            lost = pd.unique(case[bad_case_row])
+            in_lost = np.isin(case, lost)
+            keep = ~in_lost & ~bad_x
+            self.n_dropped = len(lost)
+            self.n_unavailable = int((bad_x & ~in_lost).sum())
+            if not keep.all():
+                xalt, zc, case, alternative = xalt[keep], zc[keep], case[keep], alternative[keep]
+                chosen = None if chosen is None else chosen[keep]
         _data.check_finite(xalt, list(xnames), "exog")
         _data.check_finite(zc, list(znames), "exog_case")
+        if chosen is not None and np.isnan(chosen).any():
+            raise ValueError("the chosen indicator (endog) has NaN; pass missing='drop' to "
+                             "drop those cases")
         d = _CaseArrays(xalt, zc, case, alternative, chosen, alternatives, xnames, znames)
+        self._long_keep = keep
         if base is None:
             base_pos = 0
         else:
@@ -432,6 +458,9 @@ class ChoiceLogit(ExactLikelihoodModel):
         v = np.asarray(values)
         if len(v) == self._nrows:
             return v
+        keep = getattr(self, "_long_keep", None)
+        if keep is not None and len(v) == len(keep) and len(v) != self.n_long:
+            v = v[keep]  # given for the rows before missing='drop'
         if len(v) == getattr(self, "n_long", -1):
             out = np.empty(self._nrows, dtype=v.dtype)
             out[self._case_codes] = v

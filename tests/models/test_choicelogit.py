@@ -469,3 +469,30 @@ def test_elasticity_jacobian_against_numerical(sim_res, at):
     np.testing.assert_allclose(jac.reshape(16, -1), num, rtol=1e-6, atol=1e-9)
     E2, se = sim_res.elasticities("x2", at=at, stderr=True)
     assert (se.to_numpy() > 0).all() and np.allclose(E2, sim_res.elasticities("x2", at=at))
+
+
+def test_missing_drop(sim):
+    bad = sim.copy()
+    cases = bad["case"].unique()
+    not_chosen = bad.index[(bad["case"] == cases[0]) & (bad["chosen"] == 0)][0]
+    chosen_row = bad.index[(bad["case"] == cases[1]) & (bad["chosen"] == 1)][0]
+    inc_row = bad.index[bad["case"] == cases[2]][0]
+    bad.loc[not_chosen, "x1"] = np.nan      # that alternative becomes unavailable
+    bad.loc[chosen_row, "x2"] = np.nan      # the case is dropped
+    bad.loc[inc_row, "income"] = np.nan     # the case is dropped
+    with pytest.raises(ValueError, match="x1"):
+        _fit_formula(bad)
+    w = np.random.default_rng(1).integers(1, 3, len(cases))
+    w_rows = bad["case"].map(pd.Series(w, index=cases)).to_numpy()
+    m = ChoiceLogit.from_formula("chosen ~ x1 + x2 | income", bad, case="case",
+                                 alternative="alt", missing="drop", freq_weights=w_rows)
+    assert (m.n_dropped, m.n_unavailable) == (2, 1)
+    clean = bad.drop(index=[not_chosen])
+    clean = clean[~clean["case"].isin([cases[1], cases[2]])]
+    ref = ChoiceLogit.from_formula("chosen ~ x1 + x2 | income", clean, case="case",
+                                   alternative="alt",
+                                   freq_weights=clean["case"].map(pd.Series(w, index=cases))
+                                   .to_numpy())
+    r, rr = m.fit(), ref.fit()
+    np.testing.assert_allclose(r.params, rr.params, rtol=1e-10)
+    assert m.nobs == rr.model.nobs
