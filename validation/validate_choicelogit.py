@@ -75,6 +75,7 @@ def cameron_trivedi() -> list[Check]:
 
 def broom_mlogit() -> list[Check]:
     from econderiv import datasets
+    from econderiv.models._choicelogit_kernels import utilities
     from econderiv.models.choicelogit import ChoiceLogit
 
     res = _fit("Mixed")
@@ -98,11 +99,8 @@ def broom_mlogit() -> list[Check]:
     equal = -len(f) * np.log(len(ALTS))
     checks.append(Check.printed(src, "rho20 (vs equal shares)", "0.258", 1 - res.llf / equal))
     P = res.probabilities()
-    eta = np.log(P.to_numpy()) + 0.0
-    # utilities: log P plus the case's log-sum-exp
     m = res.model
-    from econderiv.models._choicelogit_kernels import utilities
-    U = utilities(np.asarray(res.params), m._X, m._Z, m.base)
+    U = utilities(np.asarray(res.params), m._X, m._Z, m.base)   # broom's .fitted
     probs = [(0, "beach", "0.125"), (0, "boat", "0.427"), (0, "charter", "0.339"),
              (0, "pier", "0.109"), (1, "beach", "0.116"), (1, "boat", "0.251"),
              (1, "charter", "0.423"), (1, "pier", "0.210"), (2, "beach", "0.00689"),
@@ -116,7 +114,6 @@ def broom_mlogit() -> list[Check]:
     for i, alt, val in fitted:
         checks.append(Check.printed(src, f"utility case {i + 1} {alt}", val,
                                     U[i, m.alternatives.index(alt)]))
-    del eta
     return checks
 
 
