@@ -340,16 +340,6 @@ class DaskBackend:
         self.passes += 1
         return out
 
-    def map_list(self, fn, *args) -> list:
-        """``[fn(partition, *args) for each partition]``: small per-partition
-        summaries (counts), one pass."""
-        import dask
-        from dask import delayed
-
-        out = dask.compute(*[delayed(fn, pure=False)(p, *args) for p in self.parts])
-        self.passes += 1
-        return list(out)
-
 
 # ---------------------------------------------------------------------------
 # Learning the designs once
@@ -1258,10 +1248,6 @@ class _DaskBivariateProbit(_DaskLikelihood):
                                               float(np.tanh(p[-1]))), name=which)
 
 
-def _check_weights(stats, weights_kind):
-    pass
-
-
 def _selection_model(cls, mixin, formula, selection, ddf, missing, binary_outcome, ancillary,
                      persist, weights, weight_kind):
     from econderiv.models import _data
@@ -1620,6 +1606,7 @@ class _DaskMNLogit:
         if use_t is not None:
             res.use_t = use_t
         self._set_cov_dask(res, cov_type, cov_kwds, use_t)
+        self._check_separation_dask(res, retvals["converged"])
         if not retvals["converged"] and kwargs.get("warn_convergence", True):
             from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
@@ -1627,6 +1614,35 @@ class _DaskMNLogit:
                           f"{retvals.get('iterations')} iterations; raise maxiter or check "
                           "for separation", ConvergenceWarning, stacklevel=2)
         return smd.MultinomialResultsWrapper(res)
+
+    def _check_separation_dask(self, res, converged):
+        """The in-memory fit's separation signals: the curvature relative to
+        Böhning's bound and (only then) one pass counting the rows whose
+        observed category has a fitted probability within 1e-8 of 1."""
+        from scipy import linalg
+        from statsmodels.tools.sm_exceptions import PerfectSeparationWarning
+
+        cov = res.normalized_cov_params
+        lam_min = np.inf
+        if cov is not None:
+            try:
+                ev = linalg.eigh(np.asarray(cov), linalg.inv(self.bohning.matrix()),
+                                 eigvals_only=True)
+                lam_min = 1.0 / float(np.max(ev))
+            except (linalg.LinAlgError, ValueError):
+                lam_min = 0.0
+        if lam_min >= 1e-7 and converged:
+            return
+        beta = np.asarray(res.params).reshape(int(self.K), -1, order="F")
+        (n_certain,) = self._backend.map_sum(_mn_certain, beta)
+        if lam_min < 1e-7 or int(n_certain) > 0:
+            warnings.warn(
+                f"The multinomial logit looks (quasi-)separated: {int(n_certain)} row(s) have "
+                "a fitted probability of their observed category within 1e-8 of 1 and the "
+                f"smallest curvature relative to Böhning's bound is {lam_min:.1e}; some "
+                "coefficients drift to +-infinity and the MLE may not exist. Try merging "
+                "sparse categories or dropping the regressors that predict a category.",
+                PerfectSeparationWarning, stacklevel=3)
 
     def _ll_score_beta(self, beta):
         ll, grad = self._backend.map_sum(_mn_loglike_score, beta, self.chunksize)
@@ -1710,8 +1726,6 @@ class _DaskMNLogitResults:
 
 
 def _mnlogit_model(cls, formula, ddf, missing, persist):
-    from econderiv.models._mnlogit_kernels import BohningBound  # noqa: F401
-
     spec = partition_spec(cls, [formula], ddf, missing, outcome_codes=True)
     codes = spec.outcome_codes
     J = len(codes)

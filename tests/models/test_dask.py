@@ -303,6 +303,19 @@ def test_bad_outcomes_and_designs_are_errors(sel_df, mn_df, synchronous):
         MNLogit.from_formula("mode ~ x1", dd.from_pandas(df, npartitions=3))
 
 
+def test_mnlogit_separation_is_a_warning_not_a_converged_result(synchronous):
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"x": rng.normal(size=600)})
+    df["y"] = np.where(df.x > 0.5, 2, rng.integers(0, 2, 600))
+    model = MNLogit.from_formula("y ~ x", dd.from_pandas(df, npartitions=3), persist=True)
+    from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationWarning
+
+    with pytest.warns(PerfectSeparationWarning, match="separated"), \
+            pytest.warns(ConvergenceWarning):
+        res = model.fit(maxiter=50)
+    assert not res.mle_retvals["converged"]
+
+
 def test_rows_stay_on_the_workers(sel_df, synchronous):
     model = Heckman.from_formula("y ~ x1", dd.from_pandas(sel_df, npartitions=2),
                                  selection="s ~ x1 + z")
