@@ -177,8 +177,9 @@ class _CaseArrays:
             dup = np.flatnonzero(counts > 1)
             i, j = divmod(int(dup[0]), J)
             raise ValueError(f"alternative {alternatives[j]!r} appears {counts[dup[0]]} times in "
-                             f"case {_plain(case_labels[i])!r} ({len(dup)} duplicated case-alternative "
-                             "pairs in all): each alternative may appear once per case")
+                             f"case {_plain(case_labels[i])!r} ({len(dup)} duplicated "
+                             "case-alternative pairs in all): each alternative may appear once "
+                             "per case")
         p = xalt.shape[1]
         if N == n * J and (flat == np.arange(N)).all():  # balanced and sorted: no scatter
             self.X = np.ascontiguousarray(xalt, dtype=float).reshape(n, J, p)
@@ -344,9 +345,10 @@ class ChoiceLogit(ExactLikelihoodModel):
             zc, znames, _ = _data.as_matrix(exog_case, "exog_case", "z")
         if not (len(xalt) == len(zc) == len(case) == len(alternative)
                 and (chosen is None or len(chosen) == len(case))):
+            lengths = [None if chosen is None else len(chosen), len(xalt), len(case),
+                       len(alternative), len(zc)]
             raise ValueError(f"endog, exog, case, alternative and exog_case need one row per "
-                             f"case and alternative; got lengths "
-                             f"{[None if chosen is None else len(chosen), len(xalt), len(case), len(alternative), len(zc)]}")
+                             f"case and alternative; got lengths {lengths}")
         if asc:
             zc = np.hstack([np.ones((len(case), 1)), zc])
             znames = ["Intercept"] + list(znames)
