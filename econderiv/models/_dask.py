@@ -7,20 +7,29 @@ that the same model classes fit data that do not fit in one process:
 * :func:`from_formula` (called by a family's ``from_formula`` when ``data``
   is a dask DataFrame) learns the formulas' design information once (patsy,
   on a few rows; categorical levels from the dataframe's categorical metadata
-  or from one pass over the data), then describes each partition by a
-  :class:`PartitionSpec`: the designs are built on the workers, partition by
-  partition (:func:`build_partition`), with the family's
-  ``_partition_block_data`` giving the kernel's data;
+  or from one pass over the data) and describes each partition by a
+  :class:`PartitionSpec`; the designs are built on the workers, partition by
+  partition (:func:`build_partition`), and the family's
+  ``_partition_block_data`` turns them into the kernel's data. One summary
+  pass checks the data (binary outcomes, rank from ``X'X``, zero-row
+  partitions, category counts) with errors naming the partition or column;
 * :class:`DaskBackend` sends ``params`` to the workers; every partition
-  returns its block sums (log-likelihood, score, Hessian, or the pieces an
-  optimizer needs) and the sums are added by a tree reduction
-  (:func:`tree_sum`). Only parameters and ``k x k`` matrices travel to the
-  driver: no per-row array does;
+  returns its block sums (log-likelihood, score and Hessian in one pass, or
+  the pieces an optimizer needs: Böhning's phase of the multinomial logit
+  needs the score only, ``X'X`` summed once) and the sums are added by a tree
+  reduction (:func:`tree_sum`). Only parameters and ``k x k`` matrices
+  travel to the driver: no per-row array does;
 * the model object is an instance of a subclass of the family's class made
   here (:func:`dask_class`: the same name, ``fit()``, results and
-  ``summary()``) whose start values, restricted fits, covariances and
-  predictions are the distributed versions of the family's (one pass over the
-  data per evaluation, see :attr:`DaskBackend.passes`).
+  ``summary()``) whose start values (distributed probits, Heckman's
+  two-step), restricted fits, covariances, predictions and average marginal
+  effects are the distributed twins of the in-memory ones. Per-row arrays of
+  the in-memory model are :class:`_OnWorkers` placeholders that refuse to be
+  read on the driver, with an error that says so.
+
+Weights: a weight column (``freq_weights="w"``) is carried by every
+partition and passed to the kernels (weighted sums, unweighted per-row
+outputs), as in memory.
 
 Covariances: ``nonrobust`` (the Hessian), ``opg``, ``HC0``/``HC1`` (one pass
 summing ``s_i s_i'`` on the workers) and one-way ``cluster``: the clusters'
@@ -28,11 +37,15 @@ score totals span partitions, so each partition's per-row scores are summed
 by cluster with a dask groupby (hash-partitioned over ``npartitions`` output
 partitions), and each output partition returns ``sum_g G_g G_g'``. Its cost is
 one pass over the data plus a shuffle of ``G x k`` cluster totals (``G`` the
-clusters), held in worker memory in pieces of ``G / npartitions`` rows.
+clusters), held in worker memory in pieces of about ``G / npartitions`` rows.
 
-Fault tolerance is dask's: a partition lost with a worker is recomputed from
-its lineage (the parquet files), so a fit survives the loss of a worker at the
-cost of recomputing that worker's partitions.
+Passes: with ``persist=False`` (the default) every evaluation re-reads the
+source (parquet files), which is what data larger than the cluster's memory
+need; ``persist=True`` keeps the partitions' arrays in worker memory.
+:attr:`DaskBackend.passes` counts the passes. Fault tolerance is dask's: a
+partition lost with a worker is recomputed from its lineage, so a fit
+survives the loss of a worker at the cost of recomputing that worker's
+partitions within the pass (the number of passes does not change).
 """
 
 from __future__ import annotations
