@@ -94,7 +94,7 @@ import numpy as np
 from numba import njit
 
 from econderiv.models._mnlogit_kernels import (DEFAULT_CHUNK_ROWS, gram, mnlogit_block,
-                                               mnlogit_loglike_score)
+                                               mnlogit_hessian, mnlogit_loglike_score)
 
 __all__ = ["PenaltySpec", "StandardizedDesign", "check_penalty", "lambda_max",
            "lambda_sequence", "kkt_violation", "solve_penalty", "fit_path", "cv_folds",
@@ -257,6 +257,41 @@ class StandardizedDesign:
             self._sub_key = key
         return self._sub_x
 
+    def hessian_rows(self, theta, a, rows, max_rows=50_000):
+        """Exact Hessian of ``f = -loglik/n`` in the intercepts and the rows
+        ``rows`` of ``theta`` (all others zero), as an array ``H[r, l, i, j]``
+        (``r, l``: the intercept first, then ``rows``; ``i, j``: categories).
+
+        The kernel's Hessian in the base-category contrasts of the columns,
+        ``Hc``, is mapped by ``M = D' kron A`` (``A``: standardized rows to
+        the columns of ``X``; ``D'``: all J columns to contrasts):
+        ``H = -M' Hc M / n``. Above ``max_rows`` rows an evenly strided
+        subsample is used (scaled to n): it is only the metric of the
+        proximal Newton steps, whose line search is on the exact objective.
+        """
+        xs = self._columns(rows)
+        ps = xs.shape[1]
+        off = 0 if self.const is None else 1
+        scaled = theta[rows] / self.sd[rows, None]
+        beta = np.zeros((ps, self.J))
+        beta[off:] = scaled
+        if self.const is not None:
+            beta[0] = (a - self.mu[rows] @ scaled) / self.const_value
+        stride = max(1, self.n // max_rows)
+        xh, yh = (xs, self.y) if stride == 1 else (xs[::stride], self.y[::stride])
+        hc = mnlogit_hessian(xh, yh, beta[:, 1:] - beta[:, :1]) * (self.n / len(yh))
+        R = off + len(rows)
+        A = np.zeros((ps, R))
+        if self.const is not None:
+            A[0, 0] = 1.0 / self.const_value
+            A[0, 1:] = -self.mu[rows] / (self.sd[rows] * self.const_value)
+        A[np.arange(off, ps), np.arange(off, R)] = 1.0 / self.sd[rows]
+        Dt = np.hstack((-np.ones((self.J - 1, 1)), np.eye(self.J - 1)))
+        M = np.kron(Dt, A)
+        H = -(M.T @ hc @ M) / self.n
+        H = 0.5 * (H + H.T)
+        return np.ascontiguousarray(H.reshape(self.J, R, self.J, R).transpose(1, 3, 0, 2))
+
     def loss_grad(self, theta, a, rows=None):
         """``f = -loglik/n`` and its gradient in ``theta`` (m x J) and ``a`` (J).
 
@@ -311,6 +346,10 @@ class StandardizedDesign:
 # The penalty, its certificate and the inner coordinate descent
 # ---------------------------------------------------------------------------
 
+#: proximal Newton steps while (intercept + strong rows) x free categories is at most this
+NEWTON_MAX_PARAMS = 240
+#: at most this many proximal Newton steps per penalty before the MM finishes
+NEWTON_MAX_STEPS = 50
 #: passes read only the strong set's columns when it holds at most this share
 #: of the regressors (and the data are large)
 SUBSET_FRACTION = 0.5
@@ -441,6 +480,82 @@ def _cd_majorizer(C, grad, theta_y, theta, lam_l1, lam_l2, group, j0, tol, max_s
     return sweeps
 
 
+@njit(cache=True, nogil=True)
+def _cd_quadratic(H, grad, theta_y, theta, L, lam_l1, lam_l2, group, j0, tol, max_sweeps):
+    """Minimize ``grad'(t - y) + 1/2 (t - y)' H (t - y) + penalty(t)`` over the
+    rows of ``theta`` (in place) by block coordinate descent, each row's block
+    ``H[k, k]`` majorized by ``L[k] I`` (its largest eigenvalue): the same
+    closed-form row updates as :func:`_cd_majorizer`. ``H`` is
+    ``(R, R, J, J)``; a row with zero penalty weights (the intercepts) is
+    updated without shrinkage."""
+    R, J = theta.shape
+    q = grad.copy()
+    for k in range(R):
+        for l in range(R):
+            for i in range(j0, J):
+                acc = 0.0
+                for j in range(j0, J):
+                    acc += H[k, l, i, j] * (theta[l, j] - theta_y[l, j])
+                q[k, i] += acc
+    v = np.empty(J)
+    delta = np.empty(J)
+    sweeps = 0
+    while sweeps < max_sweeps:
+        sweeps += 1
+        biggest = 0.0
+        for k in range(R):
+            Lk = L[k]
+            if Lk <= 0.0:
+                continue
+            shrink = Lk / (Lk + lam_l2[k])
+            if group:
+                nrm = 0.0
+                for j in range(j0, J):
+                    v[j] = theta[k, j] - q[k, j] / Lk
+                    nrm += v[j] * v[j]
+                nrm = math.sqrt(nrm)
+                scale = 0.0
+                if nrm > 0.0:
+                    scale = 1.0 - lam_l1[k] / (Lk * nrm)
+                    if scale < 0.0:
+                        scale = 0.0
+                scale *= shrink
+                for j in range(j0, J):
+                    delta[j] = v[j] * scale - theta[k, j]
+            else:
+                thr = lam_l1[k] / Lk
+                for j in range(j0, J):
+                    vj = theta[k, j] - q[k, j] / Lk
+                    if vj > thr:
+                        u = (vj - thr) * shrink
+                    elif vj < -thr:
+                        u = (vj + thr) * shrink
+                    else:
+                        u = 0.0
+                    delta[j] = u - theta[k, j]
+            change = 0.0
+            for j in range(j0, J):
+                a = abs(delta[j])
+                if a > change:
+                    change = a
+            if change == 0.0:
+                continue
+            change *= math.sqrt(Lk)
+            if change > biggest:
+                biggest = change
+            for j in range(j0, J):
+                theta[k, j] += delta[j]
+            for l in range(R):
+                for i in range(j0, J):
+                    acc = 0.0
+                    for j in range(j0, J):
+                        acc += H[l, k, i, j] * delta[j]
+                    q[l, i] += acc
+        if biggest <= tol:
+            break
+    return sweeps
+
+
 # ---------------------------------------------------------------------------
 # One penalty: MM (optionally accelerated) with screening and a certificate
 # ---------------------------------------------------------------------------
@@ -456,7 +571,7 @@ def _intercept_start(design, spec):
 
 def solve_penalty(design, lam, spec, theta, a, grad=None, strong=None, tol=1e-9,
                   maxiter=5000, accelerate=True, inner_tol=None, trace=None,
-                  restricted=False):
+                  restricted=False, newton=True):
     """Minimize ``F`` at penalty ``lam`` from ``(theta, a)``.
 
     Parameters
@@ -516,7 +631,23 @@ def solve_penalty(design, lam, spec, theta, a, grad=None, strong=None, tol=1e-9,
     def narrow():
         return big and idx.size <= SUBSET_FRACTION * m
 
-    while True:
+    hcalls = 0
+    if newton and accelerate and not restricted:
+        state = _newton_phase(design, lam, spec, x_theta, x_a, f, g, ga, strong, tol,
+                              maxiter - passes, narrow, l1, l2)
+        x_theta, x_a, f, g, ga = (state[k] for k in ("theta", "a", "f", "g", "ga"))
+        y_theta, y_a = x_theta, x_a
+        full_grad, strong = state["full_grad"], state["strong"]
+        passes += state["passes"]
+        full_passes += state["full_passes"]
+        additions += state["additions"]
+        hcalls = state["hcalls"]
+        kkt = state["kkt"]
+        converged = state["converged"]
+        idx = np.flatnonzero(strong)
+        Cs = np.ascontiguousarray(design.C[np.ix_(idx, idx)])
+
+    while not converged:
         if pure:
             gs = np.where(np.isnan(g), 0.0, g)
             kkt, per = kkt_violation(x_theta, gs, ga, lam, spec, per_regressor=True)
@@ -601,7 +732,184 @@ def solve_penalty(design, lam, spec, theta, a, grad=None, strong=None, tol=1e-9,
             kkt = kkt_violation(x_theta, g, ga, lam, spec)
     return {"theta": x_theta, "a": x_a, "f": f, "grad": g, "grad_a": ga, "kkt": kkt,
             "passes": passes, "full_passes": full_passes, "converged": converged,
-            "strong": strong, "kkt_additions": additions}
+            "strong": strong, "kkt_additions": additions, "hessians": hcalls}
+
+
+def _refine_active(H, gext, ext, z, lam1, lam2, group, j0, tol):
+    """Newton's method on the quadratic model restricted to its active part
+    (in place on ``z``): the rows with a nonzero (group) or the nonzero
+    coefficients with their signs (element-wise), where the penalty is
+    smooth. Leaves ``z`` unchanged when a row would reach zero or a sign
+    would flip (coordinate descent then carries on)."""
+    R, J = z.shape
+    jf = J - j0
+    Hm = H[:, :, j0:, j0:].transpose(0, 2, 1, 3).reshape(R * jf, R * jf)
+    g0 = gext[:, j0:].ravel()
+    x0 = ext[:, j0:].ravel()
+    zf = z[:, j0:].ravel().copy()
+    rows = np.repeat(np.arange(R), jf)
+    l1, l2 = lam1[rows], lam2[rows]
+    if group:
+        norms = np.sqrt((z[:, j0:] ** 2).sum(axis=1))
+        act = (norms > 0) | (lam1 == 0)
+        sel = act[rows]
+        for _ in range(30):
+            zz = zf.reshape(R, jf)
+            nr = np.sqrt((zz ** 2).sum(axis=1))
+            if np.any(nr[act & (lam1 > 0)] <= 0):
+                return
+            grad = g0 + Hm @ (zf - x0) + l2 * zf
+            hess = Hm + np.diag(l2)
+            for r in np.flatnonzero(act & (lam1 > 0)):
+                sl = slice(r * jf, (r + 1) * jf)
+                u = zz[r] / nr[r]
+                grad[sl] += lam1[r] * u
+                hess[sl, sl] += lam1[r] / nr[r] * (np.eye(jf) - np.outer(u, u))
+            gs = grad[sel]
+            if np.abs(gs).max() <= tol:
+                break
+            try:
+                step = np.linalg.solve(hess[np.ix_(sel, sel)], -gs)
+            except np.linalg.LinAlgError:
+                return
+            full = np.zeros_like(zf)
+            full[sel] = step
+            # stay away from a row's zero (the norm's kink)
+            t = 1.0
+            for _ls in range(30):
+                nz = np.sqrt(((zf + t * full).reshape(R, jf) ** 2).sum(axis=1))
+                if np.all(nz[act & (lam1 > 0)] > 0.1 * nr[act & (lam1 > 0)]):
+                    break
+                t *= 0.5
+            zf = zf + t * full
+    else:
+        sel = (zf != 0) | (l1 == 0)
+        sign = np.sign(zf)
+        grad = g0 + Hm @ (zf - x0) + l2 * zf + l1 * sign
+        hess = Hm + np.diag(l2)
+        try:
+            step = np.linalg.solve(hess[np.ix_(sel, sel)], -grad[sel])
+        except np.linalg.LinAlgError:
+            return
+        new = zf.copy()
+        new[sel] += step
+        if np.any((np.sign(new) != sign)[sel & (l1 > 0)]):
+            return
+        zf = new
+    z[:, j0:] = zf.reshape(R, jf)
+
+
+def _newton_phase(design, lam, spec, theta, a, f, g, ga, strong, tol, maxiter, narrow,
+                  l1, l2):
+    """Proximal Newton steps while the strong set is small: the quadratic model
+    uses the exact Hessian on the intercepts and the strong rows
+    (:meth:`StandardizedDesign.hessian_rows`, one per penalty unless the
+    strong set changes or a step is shortened), the model is minimized by
+    :func:`_cd_quadratic`, and the step is accepted by an Armijo line search
+    on the exact objective (one pass per trial), so the objective decreases at
+    every step. Stops converged (full-width KKT certificate), or hands over to
+    the Böhning MM steps when the strong set is too large
+    (``NEWTON_MAX_PARAMS``), a line search fails, or after ``NEWTON_MAX_STEPS``.
+    """
+    j0 = spec.first_free
+    J = design.J
+    off = 0 if design.const is None else 1
+    st = {"theta": theta, "a": a, "f": f, "g": g, "ga": ga, "strong": strong,
+          "full_grad": not np.isnan(g).any(), "passes": 0, "full_passes": 0,
+          "additions": 0, "hcalls": 0, "kkt": np.inf, "converged": False}
+    H = None
+    for _ in range(NEWTON_MAX_STEPS):
+        theta, a, g, ga, strong = st["theta"], st["a"], st["g"], st["ga"], st["strong"]
+        idx = np.flatnonzero(strong)
+        gs = np.where(np.isnan(g), 0.0, g)
+        kkt, per = kkt_violation(theta, gs, ga, lam, spec, per_regressor=True)
+        kkt_strong = max(float(per[strong].max()) if strong.any() else 0.0,
+                         float(np.abs(ga[j0:]).max()))
+        if not st["full_grad"] and kkt_strong <= tol:
+            st["f"], st["g"], st["ga"] = design.loss_grad(theta, a)
+            g, ga = st["g"], st["ga"]
+            st["passes"] += 1
+            st["full_passes"] += 1
+            st["full_grad"] = True
+            kkt, per = kkt_violation(theta, g, ga, lam, spec, per_regressor=True)
+        st["kkt"] = kkt
+        if st["full_grad"] and kkt <= tol:
+            st["converged"] = True
+            return st
+        if st["full_grad"]:
+            outside = (~strong) & (per > tol)
+            if outside.any():
+                strong = strong | outside
+                st["strong"] = strong
+                st["additions"] += int(outside.sum())
+                idx = np.flatnonzero(strong)
+                H = None
+        R = off + idx.size
+        if R * (J - j0) > NEWTON_MAX_PARAMS or st["passes"] >= maxiter:
+            return st
+        if H is None:
+            H = design.hessian_rows(theta, a, idx)
+            st["hcalls"] += 1
+            if j0 == 0:
+                # symmetric parameterization: the loss is flat along c 1' in each
+                # row; give the model Böhning's curvature (C_kk / 2) there, so the
+                # coordinate descent converges fast. Any positive definite metric
+                # has the same fixed point (the line search keeps descent).
+                ones = np.full((J, J), 1.0 / J)
+                diag = np.concatenate((np.ones(off), np.diag(design.C)[idx]))
+                for r in range(R):
+                    H[r, r] += 0.5 * diag[r] * ones
+            Lr = np.array([np.linalg.eigvalsh(H[r, r, j0:, j0:]).max() for r in range(R)])
+            Lr = np.maximum(Lr, 1e-12 * max(Lr.max(), 1e-300))
+            lam1 = np.concatenate((np.zeros(off), l1[idx]))
+            lam2 = np.concatenate((np.zeros(off), l2[idx]))
+        ext = np.vstack((a[None, :], theta[idx])) if off else theta[idx].copy()
+        gext = np.vstack((ga[None, :], gs[idx])) if off else gs[idx].copy()
+        z = ext.copy()
+        # inexact inner solves (Dembo-Steihaug style): accurate relative to the
+        # current violation, and to a tenth of the target at the end
+        inner = max(0.1 * tol, 1e-3 * min(kkt, kkt_strong))
+        gext = np.ascontiguousarray(gext)
+        ext = np.ascontiguousarray(ext)
+        for _round in range(8):
+            # coordinate descent finds the active rows; on an ill-conditioned
+            # Gram it then converges slowly, so Newton on the smooth problem
+            # restricted to them finishes, and coordinate descent checks
+            sweeps = _cd_quadratic(H, gext, ext, z, Lr, lam1, lam2, spec.kind == "group",
+                                   j0, inner, 300)
+            if sweeps < 300:
+                break
+            _refine_active(H, gext, ext, z, lam1, lam2, spec.kind == "group", j0, inner)
+        d = z - ext
+        pen_x = penalty_value(theta, lam, spec)
+        zt = np.zeros_like(theta)
+        zt[idx] = z[off:]
+        delta = float(np.sum(gext[:, j0:] * d[:, j0:])) + penalty_value(zt, lam, spec) - pen_x
+        if not delta < 0:
+            return st     # no descent left at model precision: MM finishes
+        F = st["f"] + pen_x
+        t = 1.0
+        for _ls in range(30):
+            tt = theta.copy()
+            tt[idx] = theta[idx] + t * d[off:]
+            ta = a + t * d[0] if off else a
+            if narrow():
+                ft, gt, gat = design.loss_grad(tt, ta, rows=idx)
+                full = False
+            else:
+                ft, gt, gat = design.loss_grad(tt, ta)
+                full = True
+                st["full_passes"] += 1
+            st["passes"] += 1
+            if ft + penalty_value(tt, lam, spec) <= F + 1e-4 * t * delta:
+                break
+            t *= 0.5
+        else:
+            return st     # line search failed: MM finishes
+        st.update(theta=tt, a=ta, f=ft, g=gt, ga=gat, full_grad=full)
+        if t < 1.0:
+            H = None      # far from the model's validity: a fresh Hessian
+    return st
 
 
 # ---------------------------------------------------------------------------
