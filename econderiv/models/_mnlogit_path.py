@@ -167,10 +167,10 @@ class MNLogitPath:
     kkt : ndarray
         Largest violation of the optimality conditions at each penalty,
         checked over every regressor (the certificate).
-    passes, full_passes, converged : ndarray
+    passes, full_passes, hessians, converged : ndarray
         Passes over the data (those reading only the strong set's columns
-        included), full-width passes, and convergence (``kkt <= tol``) per
-        penalty.
+        included), full-width passes, Hessians of the proximal Newton phase,
+        and convergence (``kkt <= tol``) per penalty.
     lambda_max : float
         The smallest penalty with every penalized coefficient zero.
     cv : MNLogitCV or None
@@ -194,6 +194,7 @@ class MNLogitPath:
         self.kkt = out["kkt"]
         self.passes = out["passes"]
         self.full_passes = out["full_passes"]
+        self.hessians = out["hessians"]
         self.converged = out["converged"]
         self.kkt_additions = out["kkt_additions"]
         self.strong_size = out["strong_size"]
@@ -272,12 +273,13 @@ class MNLogitPath:
 
     def summary_frame(self) -> pd.DataFrame:
         """One row per penalty: df, nonzero coefficients, deviance, deviance
-        ratio, objective, KKT violation, passes over the data, converged."""
+        ratio, objective, KKT violation, passes over the data, Hessians,
+        converged."""
         return pd.DataFrame({
             "alpha": self.alphas, "df": self.df, "n_nonzero": self.n_nonzero,
             "deviance": self.deviance, "dev_ratio": self.dev_ratio,
             "objective": self.objective, "kkt": self.kkt, "passes": self.passes,
-            "converged": self.converged})
+            "hessians": self.hessians, "converged": self.converged})
 
     # -- the objective and certificate at any coefficients -----------------
     def _coef_array(self, coef):

@@ -60,6 +60,22 @@ the coordinate descent works on ``C`` only (``m x m``) and costs no pass.
 bound) with O'Donoghue-Candès gradient restarts; the objective of the plain
 MM (``accelerate=False``) decreases monotonically.
 
+Where the bound is loose (probabilities far from 1/2, ill-conditioned
+regressors) the MM needs many passes. So while the strong set is small
+(intercepts and strong rows times free categories at most
+``NEWTON_MAX_PARAMS``), ``accelerate=True`` first takes proximal Newton
+steps (:func:`_newton_phase`): the quadratic model uses the exact Hessian on
+those rows (:meth:`StandardizedDesign.hessian_rows`, the kernel's
+``mnlogit_hessian`` on the strong columns, on a strided subsample above 50,000
+rows), plus Böhning's curvature along the directions ``c 1'`` of a row on
+which the symmetric likelihood is flat; the model is minimized by the same
+closed-form row updates (each row's block majorized by its largest
+eigenvalue, :func:`_cd_quadratic`) finished by Newton's method on the active
+part (:func:`_refine_active`); and an Armijo line search on the exact
+objective accepts the step, so the objective still decreases at every step.
+The MM finishes whatever the Newton phase leaves (a large strong set, a
+failed line search), and the certificate is the same.
+
 Certificate
 -----------
 :func:`kkt_violation`: the largest violation of the optimality conditions,
@@ -925,7 +941,7 @@ def _null_fit(design, spec, tol, maxiter, accelerate):
     if not free.any():
         f, g, ga = design.loss_grad(theta, a)
         return {"theta": theta, "a": a, "f": f, "grad": g, "grad_a": ga, "passes": 1,
-                "full_passes": 1}
+                "full_passes": 1, "hessians": 0}
     return solve_penalty(design, 0.0, spec, theta, a, strong=free, tol=tol, maxiter=maxiter,
                          accelerate=accelerate, restricted=True)
 
@@ -988,6 +1004,7 @@ def fit_path(design, spec, alphas=None, n_alphas=100, min_ratio=None, tol=1e-9,
            "a": np.zeros((k, design.J)), "beta": np.zeros((k, design.X.shape[1], design.J)),
            "loss": np.zeros(k), "objective": np.zeros(k), "kkt": np.zeros(k),
            "passes": np.zeros(k, dtype=int), "full_passes": np.zeros(k, dtype=int),
+           "hessians": np.zeros(k, dtype=int),
            "converged": np.zeros(k, dtype=bool),
            "kkt_additions": np.zeros(k, dtype=int), "strong_size": np.zeros(k, dtype=int),
            "lambda_max": lam_max, "null_passes": int(null["passes"])}
@@ -1011,6 +1028,7 @@ def fit_path(design, spec, alphas=None, n_alphas=100, min_ratio=None, tol=1e-9,
         out["kkt"][i] = res["kkt"]
         out["passes"][i] = res["passes"]
         out["full_passes"][i] = res["full_passes"]
+        out["hessians"][i] = res["hessians"]
         out["converged"][i] = res["converged"]
         out["kkt_additions"][i] = res["kkt_additions"]
         out["strong_size"][i] = int(res["strong"].sum())
