@@ -303,48 +303,66 @@ def _delta_path_sensitivities(alpha, gamma, gamma_c, x_init, u, const, h):
     m = alpha.shape[0]
     N, q = u.shape
     k = m + q * m + (1 if const else 0) + m
-    D = np.zeros((m + 1, N))
-    S = np.zeros((m + 1, N, k))
+    # Only the last m + 1 samples of every difference level are read: ring
+    # buffers (slot n % (m + 1)) instead of (m + 1) x N arrays keep the
+    # memory at the output's and the cost linear in N.
+    w = m + 1
+    D = np.zeros((m + 1, w))
+    S = np.zeros((m + 1, w, k))
+    Du = np.zeros((m + 1, w, q))
+    x_out = np.empty(N)
+    J_out = np.empty((N, k))
     hp = np.empty(m + 1)
     for j in range(m + 1):
         hp[j] = h ** j
-    # Differences of the inputs: Du[r, n, i] = (1 - L)^r u_(i,n).
-    Du = np.zeros((m + 1, N, q))
-    Du[0] = u
-    for r in range(1, m + 1):
-        for n in range(r, N):
+    for n in range(N):
+        c = n % w
+        p = (n - 1) % w
+        # differences of the inputs: Du[r] = (1 - L)^r u
+        for i in range(q):
+            Du[0, c, i] = u[n, i]
+        for r in range(1, m + 1):
             for i in range(q):
-                Du[r, n, i] = Du[r - 1, n, i] - Du[r - 1, n - 1, i]
-    for n in range(min(m, N)):
-        D[0, n] = x_init[n]
-        S[0, n, k - m + n] = 1.0
-        for r in range(1, n + 1):
-            D[r, n] = D[r - 1, n] - D[r - 1, n - 1]
-            for col in range(k):
-                S[r, n, col] = S[r - 1, n, col] - S[r - 1, n - 1, col]
-    for n in range(m, N):
-        acc = gamma_c * hp[m] if const else 0.0
-        for j in range(1, m + 1):
-            acc -= alpha[j - 1] * hp[j] * D[m - j, n - j]
-            for i in range(q):
-                acc += gamma[i, j - 1] * hp[j] * Du[m - j, n - j, i]
-        D[m, n] = acc
-        for col in range(k):
-            s = 0.0
+                Du[r, c, i] = Du[r - 1, c, i] - Du[r - 1, p, i] if n >= r else 0.0
+        if n < m:
+            for r in range(m + 1):
+                D[r, c] = 0.0
+                for col in range(k):
+                    S[r, c, col] = 0.0
+            D[0, c] = x_init[n]
+            S[0, c, k - m + n] = 1.0
+            for r in range(1, n + 1):
+                D[r, c] = D[r - 1, c] - D[r - 1, p]
+                for col in range(k):
+                    S[r, c, col] = S[r - 1, c, col] - S[r - 1, p, col]
+        else:
+            acc = gamma_c * hp[m] if const else 0.0
             for j in range(1, m + 1):
-                s -= alpha[j - 1] * hp[j] * S[m - j, n - j, col]
-            S[m, n, col] = s
-        for j in range(1, m + 1):
-            S[m, n, j - 1] -= hp[j] * D[m - j, n - j]
-            for i in range(q):
-                S[m, n, m + i * m + j - 1] += hp[j] * Du[m - j, n - j, i]
-        if const:
-            S[m, n, m + q * m] += hp[m]
-        for r in range(m - 1, -1, -1):
-            D[r, n] = D[r, n - 1] + D[r + 1, n]
+                sj = (n - j) % w
+                acc -= alpha[j - 1] * hp[j] * D[m - j, sj]
+                for i in range(q):
+                    acc += gamma[i, j - 1] * hp[j] * Du[m - j, sj, i]
+            D[m, c] = acc
             for col in range(k):
-                S[r, n, col] = S[r, n - 1, col] + S[r + 1, n, col]
-    return D[0].copy(), S[0].copy()
+                s = 0.0
+                for j in range(1, m + 1):
+                    s -= alpha[j - 1] * hp[j] * S[m - j, (n - j) % w, col]
+                S[m, c, col] = s
+            for j in range(1, m + 1):
+                sj = (n - j) % w
+                S[m, c, j - 1] -= hp[j] * D[m - j, sj]
+                for i in range(q):
+                    S[m, c, m + i * m + j - 1] += hp[j] * Du[m - j, sj, i]
+            if const:
+                S[m, c, m + q * m] += hp[m]
+            for r in range(m - 1, -1, -1):
+                D[r, c] = D[r, p] + D[r + 1, c]
+                for col in range(k):
+                    S[r, c, col] = S[r, p, col] + S[r + 1, c, col]
+        x_out[n] = D[0, c]
+        for col in range(k):
+            J_out[n, col] = S[0, c, col]
+    return x_out, J_out
 
 
 def _profile_loglike_score(model, x):
@@ -528,8 +546,10 @@ def fit_arimax(spec, endog, exog, exog_names, h, theta0, s2_start, noise="measur
             ss, start, maxiter=maxiter, hessian=_fisher_information,
             loglike=lambda v: both(v)[0], score=lambda v: both(v)[1])
         # one Kalman-filter pass gives the reported log-likelihood and the
-        # residuals (no OPG covariance)
-        res_ss = ss.filter(xhat, cov_type="none")
+        # residuals (no OPG covariance; only the forecast errors are stored)
+        from statsmodels.tsa.statespace import kalman_filter as kf
+        res_ss = ss.filter(xhat, cov_type="none", conserve_memory=(
+            kf.MEMORY_CONSERVE | kf.MEMORY_NO_STD_FORECAST) & ~kf.MEMORY_NO_LIKELIHOOD)
     llf = float(res_ss.llf)
     if not converged:
         warnings.warn("arimax ML did not converge (the input may not excite the "

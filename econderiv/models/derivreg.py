@@ -243,11 +243,13 @@ class DerivativeRegression(Model):
         y, endog_name, y_index = _data.as_vector(endog, "endog", "x")
         self.endog_name = endog_name
         if time is None:
-            if y_index is None or not (isinstance(y_index, (pd.DatetimeIndex,
-                                                            pd.TimedeltaIndex))
-                                       or pd.api.types.is_numeric_dtype(y_index.dtype)):
+            # a RangeIndex holds row numbers, not times: never taken as a clock
+            if y_index is None or isinstance(y_index, pd.RangeIndex) or not (
+                    isinstance(y_index, (pd.DatetimeIndex, pd.TimedeltaIndex))
+                    or pd.api.types.is_numeric_dtype(y_index.dtype)):
                 raise ValueError("give time (the sample times), or endog as a pandas Series "
-                                 "indexed by its times (numbers, datetimes or timedeltas)")
+                                 "indexed by its times (numbers, datetimes or timedeltas; "
+                                 "not row numbers)")
             time = y_index.to_series(index=y_index)
         t, axis, t_index = as_seconds(time, "time")
         if exog is None:

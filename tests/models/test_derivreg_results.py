@@ -227,6 +227,8 @@ def test_datetime_time_in_seconds_with_the_span_in_the_summary(motor):
     byindex = DerivativeRegression(xs, exog=us).fit("oe")
     np.testing.assert_allclose(byindex.params, base.params, rtol=1e-7)
     assert byindex.predict().index.equals(xs.index)
+    with pytest.raises(ValueError, match="give time"):
+        DerivativeRegression(motor.x, exog=motor.u)  # a RangeIndex is not a clock
 
 
 def test_datetime_predict_and_bad_times():
