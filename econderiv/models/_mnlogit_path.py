@@ -132,8 +132,10 @@ class MNLogitCV:
         x = np.log(self.alphas)
         ax.errorbar(x, self.cvm, yerr=self.cvsd, fmt="o", ms=3, color="firebrick",
                     ecolor="lightgray", capsize=2)
-        for a, style in ((self.alpha_min, "--"), (self.alpha_1se, ":")):
-            ax.axvline(np.log(a), color="k", ls=style, lw=0.8)
+        for a, style, name in ((self.alpha_min, ":", "alpha_min"),
+                               (self.alpha_1se, "--", "alpha_1se")):
+            ax.axvline(np.log(a), color="k", ls=style, lw=0.8, label=name)
+        ax.legend(fontsize="small")
         ax.set_xlabel("log(alpha)")
         ax.set_ylabel("cross-validated deviance per row")
         ax.invert_xaxis()
@@ -404,11 +406,14 @@ class MNLogitPath:
             i = self._index(alpha)
         chosen = np.flatnonzero(self.selected_mask[i])
         order = chosen[np.argsort(-norms[-1, chosen])][:n_labels]
+        palette = plt.get_cmap("tab20").colors     # distinct colours for up to 20 names
+        rank = {int(k): r for r, k in enumerate(order)}
         for k in range(norms.shape[1]):
-            named = k in order
+            named = k in rank
             ax.plot(x, norms[:, k], lw=1.4 if named else 0.6,
-                    color=None if named else "0.75", label=self.penalized_names[k]
-                    if named else None, zorder=3 if named else 1)
+                    color=palette[rank[k] % 20] if named else "0.75",
+                    label=self.penalized_names[k] if named else None,
+                    zorder=3 if named else 1)
         ax.axvline(x[i], color="k", ls="--", lw=0.8)
         ax.set_xlabel("log(alpha)")
         ax.set_ylabel("||coefficients||" + (" (standardized)" if standardized else ""))
