@@ -412,7 +412,7 @@ def _categories(ddf, cols) -> dict:
 def _learning_frame(ddf, cols, levels) -> pd.DataFrame:
     """A few rows with every categorical column's declared levels: patsy learns
     the design (column names, levels) from it."""
-    head = ddf[cols].head(50, npartitions=-1, compute=True) if cols else pd.DataFrame()
+    head = ddf[cols].head(50, npartitions=1, compute=True) if cols else pd.DataFrame()
     if len(head) == 0:
         head = ddf[cols]._meta_nonempty if cols else pd.DataFrame(index=range(1))
     head = head.copy()
