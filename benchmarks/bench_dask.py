@@ -130,6 +130,10 @@ def run(family, args, client):
     print(f"  model (design learned, checks: {passes_build} pass(es)): {t_build:.1f} s")
     print(f"  fit: {t_fit:.1f} s, converged {res.converged}, {passes} passes, "
           f"{t_fit / passes:.1f} s per pass = {t_fit / passes / t_read:.2f} x the read time")
+    rv = res.mle_retvals
+    if "fcalls" in rv:  # Böhning: what the passes computed
+        print(f"  passes: {rv['fcalls']} log-likelihood/score, {rv['hcalls']} full Hessians, "
+              f"{rv.get('hcalls_subsample', 0)} subsample Hessians (each reads every row)")
     print("  worker peak memory (VmHWM): " + ", ".join(
         f"{v / 2**30:.2f} GiB" for v in hwm.values())
           + f" (limit {args.memory_limit} each; data {mem_size / 2**30:.2f} GiB)")
