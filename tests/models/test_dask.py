@@ -232,6 +232,18 @@ def test_predict_returns_a_dask_series(sel_df, synchronous):
         dist.get_margeff(at="mean")
 
 
+@pytest.mark.parametrize("family, which", [("HeckProbit", "pcond"),
+                                           ("BivariateProbit", "p11")])
+def test_model_predict_dask(family, which, sel_df, synchronous):
+    cls, formula, kw = FAMILIES[family]
+    mem, dist, model = fit_pair(cls, formula, kw, sel_df, 7)
+    pred = model.predict_dask(dist.params, which=which).compute().to_numpy()
+    ref = np.asarray(mem.predict(which=which), float)
+    ok = np.isfinite(ref)
+    assert ok.sum() > 100 and np.array_equal(ok, np.isfinite(pred))
+    assert rel(pred[ok], ref[ok]) < RTOL
+
+
 def test_mnlogit_average_marginal_effects(mn_df, synchronous):
     mem, dist, _ = fit_pair(MNLogit, "mode ~ x1 + x2 + C(c)", {}, mn_df, 7)
     for method in ("dydx", "eyex"):
