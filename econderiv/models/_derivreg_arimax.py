@@ -281,8 +281,21 @@ def _fisher_information(model, x):
     return H
 
 
+def _delta_path_sensitivities(alpha, gamma, gamma_c, x_init, u, const, h, out=None):
+    """:func:`_delta_path_into` into new arrays, or into ``out = (x, J)`` (reused
+    between likelihood evaluations: arrays above glibc's mmap threshold,
+    32 MB, are otherwise mapped and zero-filled by the kernel at every call,
+    which made a record of 10^6 samples cost 4 times one of 4 x 10^5)."""
+    N = u.shape[0]
+    k = alpha.shape[0] * (2 + u.shape[1]) + (1 if const else 0)
+    if out is None or out[0].shape[0] != N or out[1].shape != (N, k):
+        out = (np.empty(N), np.empty((N, k)))
+    _delta_path_into(alpha, gamma, gamma_c, x_init, u, const, h, out[0], out[1])
+    return out
+
+
 @numba.njit(cache=True)
-def _delta_path_sensitivities(alpha, gamma, gamma_c, x_init, u, const, h):
+def _delta_path_into(alpha, gamma, gamma_c, x_init, u, const, h, x_out, J_out):
     """Path and Jacobian of the recursion written in the delta operator.
 
     Same path as :func:`_deterministic_sensitivities` but computed from the
@@ -310,8 +323,6 @@ def _delta_path_sensitivities(alpha, gamma, gamma_c, x_init, u, const, h):
     D = np.zeros((m + 1, w))
     S = np.zeros((m + 1, w, k))
     Du = np.zeros((m + 1, w, q))
-    x_out = np.empty(N)
-    J_out = np.empty((N, k))
     hp = np.empty(m + 1)
     for j in range(m + 1):
         hp[j] = h ** j
@@ -362,7 +373,6 @@ def _delta_path_sensitivities(alpha, gamma, gamma_c, x_init, u, const, h):
         x_out[n] = D[0, c]
         for col in range(k):
             J_out[n, col] = S[0, c, col]
-    return x_out, J_out
 
 
 def _profile_loglike_score(model, x):
@@ -398,9 +408,12 @@ def _profile_loglike_score(model, x):
     y = np.asarray(model.endog, float).ravel()
     u = np.ascontiguousarray(model.u)
     x_init = y[:m].copy()
-    path, J = _delta_path_sensitivities(alpha, gamma, gamma_c, x_init, u, model.const, h)
+    bufs = getattr(model, "_path_buffers", None)
+    path, J = bufs = _delta_path_sensitivities(alpha, gamma, gamma_c, x_init, u,
+                                               model.const, h, bufs)
     x_init = x_init + np.linalg.lstsq(J[:, kd:], y - path, rcond=None)[0]
-    path, J = _delta_path_sensitivities(alpha, gamma, gamma_c, x_init, u, model.const, h)
+    path, J = model._path_buffers = _delta_path_sensitivities(
+        alpha, gamma, gamma_c, x_init, u, model.const, h, bufs)
     r = y - path
     s2 = float(np.exp(x[kd]))
     rss = float(r @ r)
@@ -410,6 +423,10 @@ def _profile_loglike_score(model, x):
     g[:kd] = J[:, :kd].T @ r / s2
     g[kd] = -0.5 * n_eff + 0.5 * rss / s2
     return ll, g
+
+
+#: Newton decrement below which the full Newton step is taken (see :func:`_newton_ml`)
+QUADRATIC_REGIME = 1e-2
 
 
 def _newton_ml(model, start, maxiter=50, tol=1e-7, hessian=None, loglike=None,
@@ -423,6 +440,21 @@ def _newton_ml(model, start, maxiter=50, tol=1e-7, hessian=None, loglike=None,
     matters because the coefficients differ in scale by orders of magnitude.
     ``loglike``/``score`` default to the model's Kalman-filter ones.
     Returns ``(x, loglike, converged, iterations, hessian)``.
+
+    Near the maximum (Newton decrement ``g'H^-1 g`` below
+    :data:`QUADRATIC_REGIME`, a step of a tenth of a standard error) the
+    full Newton step is taken: the quadratic model is exact there to far
+    below a standard error, and a line search would compare values that
+    differ by less than the evaluation's rounding. Newton's method then
+    converges quadratically; when the decrement stops falling (by less than
+    4x from one step to the next, under a freshly computed Hessian) the
+    estimate has met the rounding floor of the likelihood evaluation and the
+    loop stops, converged. On records of millions of samples that floor is
+    about 1e-5 (the delta-form recursion accumulates rounding over the
+    record; a few thousandths of a standard error), above ``tol``: before
+    this rule the optimizer line-searched in that noise (30 halvings a
+    time) until ``maxiter``, 112 likelihood evaluations at 2.5 million
+    samples where 5 suffice.
     """
     _hessian_fn = hessian or _hessian
     _loglike = loglike or model.loglike
@@ -433,6 +465,7 @@ def _newton_ml(model, start, maxiter=50, tol=1e-7, hessian=None, loglike=None,
     fresh = True
     converged = False
     it = 0
+    prev_gain = np.inf
     while it < maxiter:
         it += 1
         g = _score(x)
@@ -451,6 +484,19 @@ def _newton_ml(model, start, maxiter=50, tol=1e-7, hessian=None, loglike=None,
                 converged = True
                 break
             H, fresh = _hessian_fn(model, x), True
+            continue
+        if gain < QUADRATIC_REGIME and gain > 0.25 * prev_gain:
+            # quadratic convergence has stalled: the rounding floor
+            if fresh:
+                converged = True
+                break
+            H, fresh = _hessian_fn(model, x), True
+            continue
+        prev_gain = gain
+        if gain < QUADRATIC_REGIME:
+            x = x + step
+            f = _loglike(x)
+            fresh = False
             continue
         # Accept the first of 1, 1/2, 1/4, ... that does not lower the
         # log-likelihood (Armijo with c1 = 0 on -loglike).

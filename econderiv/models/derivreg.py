@@ -557,8 +557,10 @@ class DerivativeRegression(Model):
         return DerivativeRegressionResults(
             self, "integral", ols.params[:p], cov[:p, :p], scale=scale,
             df_resid=ols.df_resid, resid=self._resid(ols.resid, self._index),
+            # NaN where rounding made a nuisance variance negative (very long
+            # records: the polynomial columns are nearly collinear)
             nuisance=([f"ic.(t-t0)^{i}/{i}!" for i in range(self.order)], ols.params[p:],
-                      np.sqrt(np.diag(cov)[p:])),
+                      np.sqrt(np.where(np.diag(cov)[p:] >= 0, np.diag(cov)[p:], np.nan))),
             info=info, cov_type=cov_type,
             cov_description=("exact sandwich for white measurement noise" if cov_type ==
                              "measurement" else f"Newey-West, {maxlags} lags"))
