@@ -572,6 +572,67 @@ def _cd_quadratic(H, grad, theta_y, theta, L, lam_l1, lam_l2, group, j0, tol, ma
     return sweeps
 
 
+@njit(cache=True, nogil=True)
+def _recenter_rows(theta, lam_l1, lam_l2, group):
+    """Shift each penalized row of ``theta`` (in place) by the ``c 1'`` that
+    minimizes its penalty. The symmetric likelihood does not change along
+    ``c 1'`` (nor its gradient), so this lowers the objective for free:
+    the group and ridge penalties centre the row at its mean; the element-wise
+    ``l1 sum_j |t_j + c| + l2/2 sum_j (t_j + c)^2`` is minimized at the root of
+    the piecewise-linear ``l1 sum_j sign(t_j + c) + l2 sum_j (t_j + c)`` (a
+    median when ``l2 = 0``; the middle of the median interval for even J).
+    Without this step the iterations creep along the flat direction."""
+    m, J = theta.shape
+    srt = np.empty(J)
+    for k in range(m):
+        if lam_l1[k] == 0.0 and lam_l2[k] == 0.0:
+            continue
+        allzero = True
+        for j in range(J):
+            if theta[k, j] != 0.0:
+                allzero = False
+        if allzero:
+            continue
+        mean = 0.0
+        for j in range(J):
+            mean += theta[k, j]
+        mean /= J
+        if group or lam_l1[k] == 0.0:
+            c = -mean
+        else:
+            for j in range(J):
+                srt[j] = -theta[k, j]
+            srt.sort()
+            # h(c) = l1 * sum sign(t_j + c) + l2 * sum (t_j + c), nondecreasing in c
+            c = 0.0
+            found = False
+            for i in range(J):
+                # value at the breakpoint srt[i] with sign(0) in [-1, 1]: below / above
+                below = lam_l1[k] * (2.0 * i - J) + lam_l2[k] * J * (srt[i] + mean)
+                above = lam_l1[k] * (2.0 * (i + 1) - J) + lam_l2[k] * J * (srt[i] + mean)
+                if below <= 0.0 <= above:
+                    c = srt[i]
+                    # a flat stretch (l2 = 0, J even): the middle of the interval
+                    if lam_l2[k] == 0.0 and above == 0.0 and i + 1 < J:
+                        c = 0.5 * (srt[i] + srt[i + 1])
+                    found = True
+                    break
+                if i + 1 < J:
+                    # linear piece between srt[i] and srt[i+1]
+                    slope_const = lam_l1[k] * (2.0 * (i + 1) - J)
+                    lo = slope_const + lam_l2[k] * J * (srt[i] + mean)
+                    hi = slope_const + lam_l2[k] * J * (srt[i + 1] + mean)
+                    if lo < 0.0 < hi:
+                        c = -slope_const / (lam_l2[k] * J) - mean
+                        found = True
+                        break
+            if not found:
+                c = -mean if lam_l2[k] > 0.0 else 0.0
+        for j in range(J):
+            theta[k, j] += c
+    return theta
+
+
 # ---------------------------------------------------------------------------
 # One penalty: MM (optionally accelerated) with screening and a certificate
 # ---------------------------------------------------------------------------
@@ -700,6 +761,8 @@ def solve_penalty(design, lam, spec, theta, a, grad=None, strong=None, tol=1e-9,
         _cd_majorizer(Cs, np.ascontiguousarray(g[idx]), sub, new_sub, l1[idx], l2[idx],
                       spec.kind == "group", j0, tol_now, 100000)
         new_theta[idx] = new_sub
+        if j0 == 0:
+            _recenter_rows(new_theta, l1, l2, spec.kind == "group")
         new_a = y_a.copy()
         if design.const is not None:
             new_a[j0:] -= 2.0 * ga[j0:]
@@ -803,10 +866,9 @@ def _refine_active(H, gext, ext, z, lam1, lam2, group, j0, tol):
         sign = np.sign(zf)
         grad = g0 + Hm @ (zf - x0) + l2 * zf + l1 * sign
         hess = Hm + np.diag(l2)
-        try:
-            step = np.linalg.solve(hess[np.ix_(sel, sel)], -grad[sel])
-        except np.linalg.LinAlgError:
-            return
+        # least squares: a row with every entry active and no ridge is flat
+        # along c 1' (the minimum-norm step does not move along it)
+        step = np.linalg.lstsq(hess[np.ix_(sel, sel)], -grad[sel], rcond=1e-12)[0]
         new = zf.copy()
         new[sel] += step
         if np.any((np.sign(new) != sign)[sel & (l1 > 0)]):
@@ -868,12 +930,15 @@ def _newton_phase(design, lam, spec, theta, a, f, g, ga, strong, tol, maxiter, n
             st["hcalls"] += 1
             if j0 == 0:
                 # symmetric parameterization: the loss is flat along c 1' in each
-                # row; give the model Böhning's curvature (C_kk / 2) there, so the
-                # coordinate descent converges fast. Any positive definite metric
-                # has the same fixed point (the line search keeps descent).
+                # row. The unpenalized intercepts and (group penalty) the rows get
+                # Böhning's curvature (C_kk / 2) there, so the model has a unique
+                # minimizer (any positive definite metric has the same fixed
+                # point; the line search keeps descent). Element-wise rows get
+                # none: their optimal shift is a median, set exactly by
+                # _recenter_rows, and a curvature there would only slow it.
                 ones = np.full((J, J), 1.0 / J)
                 diag = np.concatenate((np.ones(off), np.diag(design.C)[idx]))
-                for r in range(R):
+                for r in range(R if spec.kind == "group" else off):
                     H[r, r] += 0.5 * diag[r] * ones
             Lr = np.array([np.linalg.eigvalsh(H[r, r, j0:, j0:]).max() for r in range(R)])
             Lr = np.maximum(Lr, 1e-12 * max(Lr.max(), 1e-300))
@@ -922,6 +987,8 @@ def _newton_phase(design, lam, spec, theta, a, f, g, ga, strong, tol, maxiter, n
             t *= 0.5
         else:
             return st     # line search failed: MM finishes
+        if j0 == 0:
+            _recenter_rows(tt, l1, l2, spec.kind == "group")
         st.update(theta=tt, a=ta, f=ft, g=gt, ga=gat, full_grad=full)
         if t < 1.0:
             H = None      # far from the model's validity: a fresh Hessian
