@@ -397,3 +397,33 @@ def test_notebook_saves_its_figures():
     assert len(images) >= 4  # measured vs fitted, residuals, estimates, logistic
     for key in ("predict(", "resid", "conf_int("):
         assert key in source
+
+
+def test_newton_stops_at_the_rounding_floor_of_a_noisy_likelihood():
+    # A quadratic log-likelihood (information of a long record) whose values
+    # carry rounding noise of 1e-4 and whose score carries noise that puts
+    # the Newton decrement's floor near 1e-5, above tol: the optimizer must
+    # stop there in a few evaluations, not line-search in the noise.
+    from econderiv.models import _derivreg_arimax as A
+    info = np.diag([1e6, 1e4])
+    best = np.array([0.3, -1.2])
+    calls = []
+
+    def noise(x, scale):
+        return scale * np.sin(1e9 * (x @ np.array([1.0, np.pi])) + np.arange(2))
+
+    def loglike(x):
+        calls.append(1)
+        d = x - best
+        return -0.5 * d @ info @ d + noise(x, 1e-4)[0]
+
+    def score(x):
+        return -info @ (x - best) + noise(x, 0.3)
+
+    x, f, converged, it, H = A._newton_ml(None, best + [0.01, 0.1], maxiter=50,
+                                          hessian=lambda model, x: -info,
+                                          loglike=loglike, score=score)
+    assert converged
+    assert len(calls) <= 10, len(calls)
+    se = 1 / np.sqrt(np.diag(info))
+    assert np.all(np.abs(x - best) < 0.01 * se)
