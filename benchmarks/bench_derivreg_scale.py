@@ -8,8 +8,12 @@ Two cases (issue 10, point 6):
   same motor on the uniform 5 ms grid, at ``n`` samples (default 10,000).
   The target: irregular within 3x of uniform. The data are simulated here
   with scipy's ``expm`` per interval, independently of econderiv's kernels.
-* ``arimax`` on the uniform motor at 400,000 and 1,000,000 samples; the
-  target: cost linear in n (1e6 in about 2.5 times the 4e5 time).
+* ``arimax`` on the uniform motor at 400,000 and 1,000,000 samples (add
+  2,500,000 with ``--arimax-n``); the target: cost linear in n (1e6 in about
+  2.5 times the 4e5 time). The number of likelihood evaluations is what
+  grew with n before (line searches in the rounding noise of the
+  likelihood: 112 at 2.5e6); machine noise on shared cores moves single
+  timings by tens of per cent.
 
 The peer is econderiv itself before issue 10 (commit 88b0661); its times,
 measured on this machine with this script (run with that checkout first on
