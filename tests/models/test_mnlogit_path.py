@@ -310,3 +310,24 @@ def test_penalty_value_matches_the_stated_objective():
     assert penalty_value(th, 1.0, spec) == pytest.approx(want)
     spec = PenaltySpec("elementwise", 1.0, np.ones(4), False)   # base column not penalized
     assert penalty_value(th, 2.0, spec) == pytest.approx(2.0 * np.abs(th[:, 1:]).sum())
+
+
+@pytest.mark.parametrize("l1, l2", [(1.0, 0.0), (0.7, 0.3), (0.0, 1.0), (0.2, 2.0)])
+@pytest.mark.parametrize("J", [4, 5])
+def test_recentering_minimizes_the_row_penalty_along_the_flat_direction(l1, l2, J):
+    from econderiv.models._mnlogit_penalty import _recenter_rows
+
+    rng = np.random.default_rng(J)
+    theta = rng.standard_normal((6, J)) * rng.uniform(0.1, 3, (6, 1))
+
+    def pen(row):
+        return l1 * np.abs(row).sum(axis=-1) + 0.5 * l2 * (row ** 2).sum(axis=-1)
+
+    out = _recenter_rows(theta.copy(), np.full(6, l1), np.full(6, l2), False)
+    grid = np.linspace(-6, 6, 24001)
+    for before, after in zip(theta, out):
+        best = pen(before[None, :] + grid[:, None]).min()
+        assert pen(after) <= best + 1e-9
+        np.testing.assert_allclose(np.diff(after - before), 0.0, atol=1e-12)   # a c 1' shift
+    group = _recenter_rows(theta.copy(), np.full(6, l1), np.full(6, l2), True)
+    np.testing.assert_allclose(group.mean(axis=1), 0.0, atol=1e-12)
