@@ -10,7 +10,7 @@
   partitions equals the in-memory fit of the same family to 1e-10 relative
   in every parameter and standard error. The default run uses n = 20,000
   rows in 7 partitions; ``--full`` uses n = 10^6 in 2 and 7 partitions
-  (minutes). The partitions are summed on dask's threaded scheduler in this
+  (about 5 minutes). The partitions are summed on dask's threaded scheduler in this
   process: the task graph is the one a cluster runs (the unit tests also run
   it on a LocalCluster of worker processes).
 """
@@ -172,7 +172,7 @@ GROUPS = [
           "7 partitions", lambda: _equality(20_000, [7])),
     Group("equality, not a published number: dask fits = in-memory fits, n = 10^6, "
           "2 and 7 partitions", lambda: _equality(1_000_000, [2, 7]), full_only=True,
-          cost="tens of minutes on a loaded 2-core machine"),
+          cost="about 5 minutes on a loaded 2-core machine"),
 ]
 
 
