@@ -739,8 +739,10 @@ class MNLogit(smd.MNLogit):
             category 0, statsmodels'), ``standardize`` (default True),
             ``penalty_factor`` (one per non-constant regressor, or a Series by
             name; not rescaled), ``tol`` (largest KKT violation accepted,
-            default 1e-7), ``accelerate`` (momentum, default True; False: the
-            plain monotone MM), ``screen`` (strong rule, default True). The
+            default 1e-7), ``accelerate`` (default True: proximal Newton steps
+            with a line search while the strong set is small, momentum in the
+            MM steps; False: the plain monotone MM), ``screen`` (strong rule,
+            default True). The
             algorithm and certificate: :mod:`econderiv.models._mnlogit_penalty`.
 
         Returns
