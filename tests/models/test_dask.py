@@ -344,7 +344,7 @@ def test_rows_stay_on_the_workers(sel_df, synchronous):
 @pytest.fixture(scope="module")
 def client():
     cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       dashboard_address=None, silence_logs=50)
+                                       dashboard_address=":0", silence_logs=50)
     c = distributed.Client(cluster)
     c.run(__import__, "econderiv.models.heckman")  # the workers import the package once
     yield c
