@@ -331,3 +331,10 @@ def test_recentering_minimizes_the_row_penalty_along_the_flat_direction(l1, l2, 
         np.testing.assert_allclose(np.diff(after - before), 0.0, atol=1e-12)   # a c 1' shift
     group = _recenter_rows(theta.copy(), np.full(6, l1), np.full(6, l2), True)
     np.testing.assert_allclose(group.mean(axis=1), 0.0, atol=1e-12)
+
+
+def test_weighted_models_are_refused_with_a_clear_error():
+    y, x = _data(n=100, p=2, J=3, seed=7)
+    model = MNLogit(y, x, freq_weights=np.ones(len(y)) * 2)
+    with pytest.raises(NotImplementedError, match="weights"):
+        model.fit_regularized(alpha=0.1)
