@@ -379,14 +379,8 @@ class ExactLikelihoodModel(RowBlockLikelihood, LikelihoodModel):
         rho_indices = self._correlation_indices()
         if global_search and not rho_indices:
             raise ValueError(f"{type(self).__name__} has no correlation to search over")
-        if cov_type is None and self.weight_type == "prob":
-            cov_type, cov_kwds = "HC1", dict(cov_kwds or {}, correction="stata")
-        cov_type, cov_kwds = _inference.check_cov_type(cov_type, cov_kwds)
-        if cov_type == "cluster":
-            codes, n_groups = _inference.cluster_codes(cov_kwds["groups"], int(self._nrows),
-                                                       self._kept, self.row_labels)
-            cov_kwds = dict(cov_kwds, groups=codes)
-        elif cov_type == "nonrobust" and self.weight_type == "prob":
+        cov_type, cov_kwds, n_groups = self._cov_request(cov_type, cov_kwds)
+        if cov_type == "nonrobust" and self.weight_type == "prob":
             warnings.warn("cov_type='nonrobust' with prob_weights: the inverse Hessian of a "
                           "sampling-weighted likelihood is not a valid covariance (Stata "
                           "does not allow it). Use the default (HC1 with Stata's factor) or "
@@ -451,6 +445,25 @@ class ExactLikelihoodModel(RowBlockLikelihood, LikelihoodModel):
         res.mle_settings = mlefit.mle_settings
         res.method = method
         return self._wrapper_class(res)
+
+    def _cov_request(self, cov_type, cov_kwds, twostep: bool = False):
+        """``(cov_type, cov_kwds, n_groups)``: the request checked, Stata's
+        ``vce(robust)`` as the default with sampling weights, cluster groups as
+        codes over the estimation rows. ``twostep``: a two-step estimator,
+        which has no information matrix ("opg", "eim")."""
+        if cov_type is None and self.weight_type == "prob":
+            cov_type, cov_kwds = "HC1", dict(cov_kwds or {}, correction="stata")
+        cov_type, cov_kwds = _inference.check_cov_type(cov_type, cov_kwds)
+        if twostep and cov_type in ("opg", "eim"):
+            raise ValueError(f"cov_type={cov_type!r} is not available with fit_twostep() (it "
+                             "is not a likelihood estimator); use 'nonrobust', 'HC0', 'HC1' "
+                             "or 'cluster'")
+        n_groups = None
+        if cov_type == "cluster":
+            codes, n_groups = _inference.cluster_codes(cov_kwds["groups"], int(self._nrows),
+                                                       self._kept, self.row_labels)
+            cov_kwds = dict(cov_kwds, groups=codes)
+        return cov_type, cov_kwds, n_groups
 
     def _covariance(self, params, cov_type: str, cov_kwds: dict):
         """``(cov or None, description)`` at ``params`` (see

@@ -444,18 +444,7 @@ class SwitchingRegression(ExactLikelihoodModel):
         """
         _optim.check_keywords(kwargs, (), "SwitchingRegression.fit_twostep() (closed form; "
                               "optimizer keywords belong to fit())")
-        if cov_type is None and self.weight_type == "prob":
-            cov_type, cov_kwds = "HC1", dict(cov_kwds or {}, correction="stata")
-        cov_type, cov_kwds = _inference.check_cov_type(cov_type, cov_kwds)
-        if cov_type in ("opg", "eim"):
-            raise ValueError(f"cov_type={cov_type!r} is not available with fit_twostep() (it "
-                             "is not a likelihood estimator); use 'nonrobust', 'HC0', 'HC1' "
-                             "or 'cluster'")
-        n_groups = None
-        if cov_type == "cluster":
-            codes, n_groups = _inference.cluster_codes(cov_kwds["groups"], int(self._nrows),
-                                                       self._kept, self.row_labels)
-            cov_kwds = dict(cov_kwds, groups=codes)
+        cov_type, cov_kwds, n_groups = self._cov_request(cov_type, cov_kwds, twostep=True)
         ts = self._twostep()
         self._warn_collinear_imr(ts)
         for r, reg in enumerate(ts.regimes):
