@@ -177,6 +177,13 @@ GROUPS = [
 
 
 def run(full: bool = False, skipped: list | None = None) -> list[Check]:
+    try:
+        import dask.dataframe  # noqa: F401
+        import distributed  # noqa: F401
+    except ImportError:
+        if skipped is not None:
+            skipped.extend(f"{g.name} [needs dask: pip install \".[dask]\"]" for g in GROUPS)
+        return []
     return run_groups(GROUPS, full, skipped)
 
 
