@@ -708,27 +708,15 @@ def cluster_meat(backend: DaskBackend, rows_fn, args, group_col: str, k: int):
 
 
 def robust_covariance(hessian, meat, cov_type, cov_kwds, nobs, k, n_groups=None):
-    """The covariance from the Hessian and the meat, with the small-sample
-    factors of :func:`econderiv.models._inference.covariance` (statsmodels'
-    default, ``correction="stata"`` or ``"none"``)."""
-    from econderiv.models._optim import inverse_information
+    """The covariance from the Hessian and a meat summed on the workers:
+    :func:`econderiv.models._inference.covariance` (the same small-sample
+    factors, statsmodels' default, ``correction="stata"`` or ``"none"``)."""
+    from econderiv.models import _inference
 
-    if cov_type == "opg":
-        return inverse_information(-meat)
-    A_inv = inverse_information(hessian)
-    if A_inv is None:
-        return None
-    V = A_inv @ meat @ A_inv
-    corr = cov_kwds.get("correction")
-    if cov_type == "HC1":
-        V = V * ({"stata": nobs / (nobs - 1.0), "none": 1.0}.get(corr, nobs / (nobs - k)))
-    elif cov_type == "cluster":
-        if corr is None:
-            corr = "none" if cov_kwds.get("use_correction", True) is False else "statsmodels"
-        G = float(n_groups)
-        V = V * {"statsmodels": G / (G - 1.0) * (nobs - 1.0) / (nobs - k),
-                 "stata": G / (G - 1.0), "none": 1.0}[corr]
-    return 0.5 * (V + V.T)
+    cov, _ = _inference.covariance(
+        hessian, None, None, None, cov_type, cov_kwds, nobs, k, meat=lambda codes: meat,
+        cluster_meat=(meat, int(n_groups)) if cov_type == "cluster" else None)
+    return cov
 
 
 # ---- univariate probit (start values, two-step, rho = 0 fits) -------------------

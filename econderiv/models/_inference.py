@@ -142,7 +142,7 @@ def _group_sums(scores: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndar
 
 def covariance(hessian, scores, weights, weight_kind, cov_type: str, cov_kwds: dict,
                nobs: float, k_params: int, expected_information=None, bread=None,
-               meat=None):
+               meat=None, cluster_meat=None):
     """The covariance of the estimates, for every ``cov_type`` and weight kind.
 
     Parameters
@@ -168,6 +168,10 @@ def covariance(hessian, scores, weights, weight_kind, cov_type: str, cov_kwds: d
         ``meat(codes)`` in place of ``scores`` (a model that never forms the
         ``(n, k)`` score matrix): the meat of the rows (``codes`` None, with
         the weight rule below) or of the clusters with integer ``codes``.
+    cluster_meat : (M, G), optional
+        For ``"cluster"`` when the cluster sums were formed elsewhere (the
+        distributed backend): the one-way meat ``M`` and the number of
+        clusters ``G``; ``cov_kwds["groups"]`` is then not used.
 
     Notes
     -----
@@ -241,21 +245,26 @@ def covariance(hessian, scores, weights, weight_kind, cov_type: str, cov_kwds: d
             V, desc = V * factor, f"{desc} times {what}"
         return 0.5 * (V + V.T), desc
     # cluster-robust
-    codes = np.asarray(cov_kwds["groups"])
+    codes = None if cluster_meat is not None else np.asarray(cov_kwds["groups"])
     if corr is None:
         corr = "none" if cov_kwds.get("use_correction", True) is False else "statsmodels"
 
-    def one_way(c):
-        c = np.unique(c, return_inverse=True)[1].ravel().astype(np.intp)
-        G = int(c.max()) + 1
-        V = A_inv @ meat(c) @ A_inv.T
+    def one_way(c=None):
+        if c is None:
+            M, G = cluster_meat
+        else:
+            c = np.unique(c, return_inverse=True)[1].ravel().astype(np.intp)
+            M, G = meat(c), int(c.max()) + 1
+        V = A_inv @ M @ A_inv.T
         if corr == "statsmodels":
             V *= G / (G - 1.0) * (nobs - 1.0) / (nobs - k)
         elif corr == "stata":
             V *= G / (G - 1.0)
         return V
 
-    if codes.ndim == 1:
+    if cluster_meat is not None:
+        V = one_way()
+    elif codes.ndim == 1:
         V = one_way(codes)
     else:
         inter = codes[:, 0].astype(np.int64) * (int(codes[:, 1].max()) + 1) + codes[:, 1]
