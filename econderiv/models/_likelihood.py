@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["RowBlockLikelihood", "ExactLikelihoodModel", "SelectionLikelihoodModel",
-           "ExactLikelihoodResults", "block_sum", "parallel_map", "add_tuples", "row_blocks",
+           "ExactLikelihoodResults", "TwoStepResults", "block_sum", "parallel_map", "add_tuples", "row_blocks",
            "single_thread_blas", "n_threads", "N_THREADS", "PARALLEL_MIN_ROWS", "FIT_KEYWORDS"]
 
 #: worker threads for block sums (None: the CPUs available, at most 8)
@@ -822,3 +822,64 @@ class ExactLikelihoodResults(LikelihoodModelResults):
                     "no interior maximum (weak exclusion restrictions or a misspecified "
                     f"model). {advice or 'Try '}an exclusion restriction.", RuntimeWarning,
                     stacklevel=_data.user_stacklevel())
+
+
+class TwoStepResults(LikelihoodModelResults):
+    """Results of a two-step estimator: a probit, then least squares with one
+    correction term per selected regime (Heckman, the treatment-effects and
+    switching models).
+
+    statsmodels' interface with ``llf``, ``aic`` and ``bic`` NaN (there is
+    no likelihood), ``converged`` from the first-step probit, Wald tests by
+    equation, and ``ancillary``: the consistent estimators of each rho and
+    sigma (no standard errors, as Stata) and each correction coefficient
+    lambda, the last parameters. ``twostep`` is the estimator's record, with
+    ``rho``, ``sigma`` and ``probit_converged``; a model with several
+    corrections overrides :meth:`_correction_terms`.
+    """
+
+    method = "twostep"
+    n_groups = None
+    llf = aic = bic = float("nan")
+    wald_test_terms = ExactLikelihoodResults.wald_test_terms
+
+    def __init__(self, model, params, cov, twostep):
+        self.twostep = twostep
+        self.nobs, self.df_model, self.df_resid = model.nobs, model.df_model, model.df_resid
+        super().__init__(model, params, cov, scale=1.0)
+        self.cov_type = "nonrobust"
+        self.cov_kwds = {}
+
+    @property
+    def converged(self) -> bool:
+        """Whether the first-step probit converged."""
+        return bool(self.twostep.probit_converged)
+
+    def _correction_terms(self) -> list:
+        """``[(suffix, rho, sigma), ...]``, one per correction, in the order of
+        the lambda parameters."""
+        return [("", self.twostep.rho, self.twostep.sigma)]
+
+    def _lambda_spec(self, p):
+        grad = np.zeros(len(p))
+        grad[-1] = 1.0
+        return p[-1], grad
+
+    def ancillary_frame(self, alpha: float = 0.05) -> pd.DataFrame:
+        p = np.asarray(self.params, dtype=float)
+        none = np.full(len(p), np.nan)
+        terms = self._correction_terms()
+        entries = {}
+        for suffix, rho, sigma in terms:
+            entries[f"rho{suffix}"] = (rho, none)
+            entries[f"sigma{suffix}"] = (sigma, none)
+        for i, (suffix, _, _) in enumerate(terms):
+            j = len(p) - len(terms) + i
+            grad = np.zeros(len(p))
+            grad[j] = 1.0
+            entries[f"lambda{suffix}"] = (p[j], grad)
+        return _inference.ancillary_frame(entries, p, self.cov_params(), alpha)
+
+    @cached_property
+    def ancillary(self) -> pd.DataFrame:
+        return self.ancillary_frame()

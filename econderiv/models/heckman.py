@@ -28,7 +28,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 from statsmodels.base import wrapper as wrap
-from statsmodels.base.model import LikelihoodModelResults, LikelihoodResultsWrapper
+from statsmodels.base.model import LikelihoodResultsWrapper
 from statsmodels.tools.numdiff import approx_fprime
 from statsmodels.tools.sm_exceptions import CollinearityWarning, ConvergenceWarning
 
@@ -36,7 +36,7 @@ from econderiv.models import _dask, _data, _inference, _optim
 from econderiv.models import _heckman_kernels as K
 from econderiv.models._inference import ProfileLikelihood  # noqa: F401  (public here too)
 from econderiv.models._likelihood import (ExactLikelihoodResults, SelectionLikelihoodModel,
-                                          single_thread_blas)
+                                          TwoStepResults, single_thread_blas)
 
 __all__ = ["Heckman", "HeckmanResults", "HeckmanTwoStepResults", "ProfileLikelihood"]
 
@@ -525,7 +525,7 @@ class HeckmanResults(_HeckmanResultsMixin, ExactLikelihoodResults):
                                ["athrho", "lnsigma"])], "natural scale", notes, alpha)
 
 
-class HeckmanTwoStepResults(_HeckmanResultsMixin, LikelihoodModelResults):
+class HeckmanTwoStepResults(_HeckmanResultsMixin, TwoStepResults):
     """Results of :meth:`Heckman.fit_twostep`.
 
     Parameters ``(selection:..., outcome:..., lambda)`` with Heckman's
@@ -533,40 +533,6 @@ class HeckmanTwoStepResults(_HeckmanResultsMixin, LikelihoodModelResults):
     estimators, without standard errors, as Stata) and lambda; ``llf`` is
     NaN. ``summary()``, ``predict()``, ``get_margeff()`` as for ML.
     """
-
-    method = "twostep"
-
-    def __init__(self, model, params, cov, twostep: K.TwoStep):
-        self.twostep = twostep
-        self.nobs, self.df_model, self.df_resid = model.nobs, model.df_model, model.df_resid
-        super().__init__(model, params, cov, scale=1.0)
-        self.cov_type = "nonrobust"
-        self.cov_kwds = {"description": "Heckman's two-step covariance, corrected for the "
-                                        "estimated inverse Mills ratio"}
-
-    llf = aic = bic = float("nan")
-    wald_test_terms = ExactLikelihoodResults.wald_test_terms
-
-    @property
-    def converged(self) -> bool:
-        """Whether the first-step probit converged."""
-        return bool(self.twostep.probit_converged)
-
-    def _lambda_spec(self, p):
-        grad = np.zeros(len(p))
-        grad[-1] = 1.0
-        return p[-1], grad
-
-    def ancillary_frame(self, alpha: float = 0.05) -> pd.DataFrame:
-        p = np.asarray(self.params, dtype=float)
-        none = np.full(len(p), np.nan)
-        return _inference.ancillary_frame(
-            {"rho": (self.twostep.rho, none), "sigma": (self.twostep.sigma, none),
-             "lambda": self._lambda_spec(p)}, p, self.cov_params(), alpha)
-
-    @cached_property
-    def ancillary(self) -> pd.DataFrame:
-        return self.ancillary_frame()
 
     def summary(self, alpha: float = 0.05, title: str | None = None):
         """Outcome and selection blocks and lambda, rho, sigma."""

@@ -30,13 +30,14 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 from statsmodels.base import wrapper as wrap
-from statsmodels.base.model import LikelihoodModel, LikelihoodModelResults, \
+from statsmodels.base.model import LikelihoodModel, \
     LikelihoodResultsWrapper
 from statsmodels.tools.sm_exceptions import CollinearityWarning, ConvergenceWarning
 
 from econderiv.models import _data, _inference, _optim
 from econderiv.models import _switching_kernels as K
 from econderiv.models._likelihood import (ExactLikelihoodModel, ExactLikelihoodResults,
+                                          TwoStepResults,
                                           single_thread_blas)
 
 __all__ = ["SwitchingRegression", "SwitchingResults", "SwitchingTwoStepResults"]
@@ -789,7 +790,7 @@ class SwitchingResults(_SwitchingResultsMixin, ExactLikelihoodResults):
                              "natural scale", notes, alpha)
 
 
-class SwitchingTwoStepResults(_SwitchingResultsMixin, LikelihoodModelResults):
+class SwitchingTwoStepResults(_SwitchingResultsMixin, TwoStepResults):
     """Results of :meth:`SwitchingRegression.fit_twostep`.
 
     Parameters ``(selection:..., outcome0:..., outcome1:..., lambda0,
@@ -799,21 +800,8 @@ class SwitchingTwoStepResults(_SwitchingResultsMixin, LikelihoodModelResults):
     ``get_margeff()``, ``summary()`` as for ML.
     """
 
-    method = "twostep"
-    llf = aic = bic = float("nan")
-    wald_test_terms = ExactLikelihoodResults.wald_test_terms
-
-    def __init__(self, model, params, cov, twostep: K.SwitchingTwoStep):
-        self.twostep = twostep
-        self.nobs, self.df_model, self.df_resid = model.nobs, model.df_model, model.df_resid
-        super().__init__(model, params, cov, scale=1.0)
-        self.cov_type = "nonrobust"
-        self.cov_kwds = {}
-
-    @property
-    def converged(self) -> bool:
-        """Whether the first-step probit converged."""
-        return bool(self.twostep.probit_converged)
+    def _correction_terms(self):
+        return [(str(r), reg.rho, reg.sigma) for r, reg in enumerate(self.twostep.regimes)]
 
     def _lambda_specs(self, p):
         out = []
@@ -822,21 +810,6 @@ class SwitchingTwoStepResults(_SwitchingResultsMixin, LikelihoodModelResults):
             grad[-j] = 1.0
             out.append((p[-j], grad))
         return out
-
-    def ancillary_frame(self, alpha: float = 0.05) -> pd.DataFrame:
-        p = np.asarray(self.params, dtype=float)
-        none = np.full(len(p), np.nan)
-        entries = {}
-        for r, reg in enumerate(self.twostep.regimes):
-            entries[f"rho{r}"] = (reg.rho, none)
-            entries[f"sigma{r}"] = (reg.sigma, none)
-        for r, spec in enumerate(self._lambda_specs(p)):
-            entries[f"lambda{r}"] = spec
-        return _inference.ancillary_frame(entries, p, self.cov_params(), alpha)
-
-    @cached_property
-    def ancillary(self) -> pd.DataFrame:
-        return self.ancillary_frame()
 
     def summary(self, alpha: float = 0.05, title: str | None = None):
         """Outcome and selection blocks and lambda, rho, sigma of each regime."""

@@ -30,13 +30,14 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 from statsmodels.base import wrapper as wrap
-from statsmodels.base.model import LikelihoodModel, LikelihoodModelResults, \
+from statsmodels.base.model import LikelihoodModel, \
     LikelihoodResultsWrapper
 from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
 from econderiv.models import _data, _inference, _optim
 from econderiv.models import _treatment_kernels as K
 from econderiv.models._likelihood import (ExactLikelihoodModel, ExactLikelihoodResults,
+                                          TwoStepResults,
                                           single_thread_blas)
 
 __all__ = ["EndogenousTreatment", "EndogenousTreatmentResults",
@@ -672,45 +673,13 @@ class EndogenousTreatmentResults(_TreatmentResultsMixin, ExactLikelihoodResults)
                                ["athrho", "lnsigma"])], "natural scale", notes, alpha)
 
 
-class EndogenousTreatmentTwoStepResults(_TreatmentResultsMixin, LikelihoodModelResults):
+class EndogenousTreatmentTwoStepResults(_TreatmentResultsMixin, TwoStepResults):
     """Results of :meth:`EndogenousTreatment.fit_twostep`.
 
     Parameters ``(treatment:..., outcome:..., lambda)`` with the corrected
     covariance; ``ancillary`` has rho and sigma (consistent estimators, no
     standard errors, as Stata) and lambda; ``llf`` is NaN.
     """
-
-    method = "twostep"
-    n_groups = None
-
-    def __init__(self, model, params, cov, twostep: K.TwoStep):
-        self.twostep = twostep
-        self.nobs, self.df_model, self.df_resid = model.nobs, model.df_model, model.df_resid
-        super().__init__(model, params, cov, scale=1.0)
-
-    llf = aic = bic = float("nan")
-    wald_test_terms = ExactLikelihoodResults.wald_test_terms
-
-    @property
-    def converged(self) -> bool:
-        """Whether the first-step probit converged."""
-        return bool(self.twostep.probit_converged)
-
-    def _lambda_spec(self, p):
-        grad = np.zeros(len(p))
-        grad[-1] = 1.0
-        return p[-1], grad
-
-    def ancillary_frame(self, alpha: float = 0.05) -> pd.DataFrame:
-        p = np.asarray(self.params, dtype=float)
-        none = np.full(len(p), np.nan)
-        return _inference.ancillary_frame(
-            {"rho": (self.twostep.rho, none), "sigma": (self.twostep.sigma, none),
-             "lambda": self._lambda_spec(p)}, p, self.cov_params(), alpha)
-
-    @cached_property
-    def ancillary(self) -> pd.DataFrame:
-        return self.ancillary_frame()
 
     def summary(self, alpha: float = 0.05, title: str | None = None):
         """Outcome and treatment blocks and lambda, rho, sigma."""
