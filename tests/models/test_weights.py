@@ -327,3 +327,31 @@ def test_two_way_cluster_that_is_not_positive_semidefinite_warns_and_is_fixed():
     assert np.all(np.isfinite(np.asarray(res.bse)))
     assert np.linalg.eigvalsh(np.asarray(res.cov_params())).min() >= -1e-12
     assert "negative eigenvalues set to zero" in res.cov_kwds["description"]
+
+
+def test_heckman_twostep_moment_jacobian_is_the_numerical_one():
+    """The Jacobian of the stacked two-step moments (the bread of the robust
+    two-step covariances) against central differences, with weights."""
+    from statsmodels.tools.numdiff import approx_fprime
+
+    from econderiv.models import _heckman_kernels as K
+    from econderiv.special import mills_ratio
+
+    m = make_model("Heckman", importance_weights=np.random.default_rng(4).uniform(
+        0.5, 2.0, size=_selection_data().shape[0]))
+    sel, w, Z, s = m._sel, m._w, m._z, m.endog_select
+    y1, X1 = m._y0[sel], m._x0[sel]
+    ts = m._twostep()
+    kz = Z.shape[1]
+
+    def summed_moments(theta):
+        gamma, b = theta[:kz], theta[kz:]
+        q = 2.0 * s - 1.0
+        probit = Z.T @ (w * q * mills_ratio(q * (Z @ gamma)))
+        Xs = np.column_stack([X1, mills_ratio(Z[sel] @ gamma)])
+        return np.r_[probit, Xs.T @ (w[sel] * (y1 - Xs @ b))]
+
+    G, J = K.twostep_moments(ts, y1, X1, s, Z, w)
+    assert np.allclose(G.T @ w, summed_moments(ts.params), atol=1e-8)
+    num = approx_fprime(ts.params, summed_moments, centered=True)
+    assert np.allclose(J, num, rtol=1e-6, atol=1e-6 * np.abs(num).max())
