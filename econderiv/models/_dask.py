@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import builtins
 import inspect
+import time
 import warnings
 from dataclasses import dataclass, field
 
@@ -63,6 +64,7 @@ __all__ = ["is_dask", "from_formula", "DaskBackend", "PartitionSpec", "EquationS
 
 #: partitions added per node of the reduction tree
 FAN_IN = 4
+_DESIGN_ROWS = 65536  # rows per block when a design is filled from columns
 
 
 def is_dask(obj) -> bool:
@@ -188,9 +190,14 @@ def _design(info, frame):
     names = info.column_names
     if all(n == "Intercept" or (n in frame.columns and frame[n].dtype.kind in "biuf")
            for n in names):
+        cols = [None if n == "Intercept" else frame[n].to_numpy(dtype=float) for n in names]
         X = np.empty((len(frame), len(names)))
-        for j, n in enumerate(names):
-            X[:, j] = 1.0 if n == "Intercept" else frame[n].to_numpy(dtype=float)
+        # filled in row blocks that stay in cache: column-by-column writes into
+        # a row-major array of millions of rows cost 2-3x more
+        for lo in range(0, len(frame), _DESIGN_ROWS):
+            block = X[lo:lo + _DESIGN_ROWS]
+            for j, col in enumerate(cols):
+                block[:, j] = 1.0 if col is None else col[lo:lo + _DESIGN_ROWS]
         return X
 
     (mat,) = patsy.build_design_matrices([info], frame, NA_action=patsy.NAAction(NA_types=[]),
@@ -342,15 +349,19 @@ class DaskBackend:
         self.npartitions = len(parts)
         #: passes over the data (reductions over every partition) so far
         self.passes = 0
+        #: ``(function name, seconds)`` of each pass, for benchmarks
+        self.pass_log = []
 
     def map_sum(self, fn, *args):
         """``sum over partitions of fn(partition, *args)`` (a tuple of arrays),
         computed on the workers and added in a tree."""
         from dask import delayed
 
+        start = time.perf_counter()
         leaves = [delayed(_apply, pure=False)(fn, p, args) for p in self.parts]
         out = tree_sum(leaves).compute()
         self.passes += 1
+        self.pass_log.append((getattr(fn, "__name__", str(fn)), time.perf_counter() - start))
         return out
 
 
