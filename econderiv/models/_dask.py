@@ -1417,6 +1417,14 @@ def _pop_weights(kwargs):
     return col, _WEIGHT_KEYWORDS[key]
 
 
+#: family class name -> (module, builder) of the families whose dask hooks live in
+#: their own module; ``builder(cls, formula, data, selection=, missing=, persist=,
+#: weights=, weight_kind=, **family_keywords)`` returns the model
+FAMILY_BUILDERS = {
+    "MNLogit": ("econderiv.models._dask_mnlogit", "mnlogit_model"),
+}
+
+
 def from_formula(cls, formula, data, selection=None, missing="drop", subset=None,
                  persist=False, **kwargs):
     """A family's model on a dask DataFrame (called by ``from_formula``).
@@ -1434,14 +1442,15 @@ def from_formula(cls, formula, data, selection=None, missing="drop", subset=None
                          "first (ddf[ddf.col > 0])")
     weights, kind = _pop_weights(kwargs)
     names = [c.__name__ for c in cls.__mro__]
-    if kind is not None and "MNLogit" in names:
-        raise NotImplementedError("weights with MNLogit on dask input are not implemented")
+    for family, (module, builder) in FAMILY_BUILDERS.items():
+        if family in names:  # families whose dask hooks live in their own module
+            import importlib
+
+            build = getattr(importlib.import_module(module), builder)
+            return build(cls, formula, data, selection=selection, missing=missing,
+                         persist=persist, weights=weights, weight_kind=kind, **kwargs)
     if kwargs:
         raise ValueError(f"unknown keyword(s) for dask input: {sorted(kwargs)}")
-    if "MNLogit" in names:
-        from econderiv.models._dask_mnlogit import mnlogit_model
-
-        return mnlogit_model(cls, formula, data, missing, persist)
     if "BivariateProbit" in names:
         return _biprobit_model(cls, formula, data, missing, persist, weights, kind)
     if selection is None:

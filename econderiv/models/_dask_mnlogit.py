@@ -300,7 +300,15 @@ class _DaskMNLogitResults:
         return dask_class(base, _DaskMNLogitMargins)(self, (at, method, atexog, dummy, count))
 
 
-def mnlogit_model(cls, formula, ddf, missing, persist):
+def mnlogit_model(cls, formula, ddf, selection=None, missing="drop", persist=False,
+                  weights=None, weight_kind=None, **kwargs):
+    """The multinomial logit on the dask DataFrame ``ddf`` (``from_formula``)."""
+    if selection is not None:
+        raise ValueError("MNLogit has no selection equation")
+    if kwargs:
+        raise ValueError(f"unknown keyword(s) for dask input: {sorted(kwargs)}")
+    if weight_kind is not None:
+        raise NotImplementedError("weights with MNLogit on dask input are not implemented")
     spec = partition_spec(cls, [formula], ddf, missing, outcome_codes=True)
     codes = spec.outcome_codes
     J = len(codes)
