@@ -168,10 +168,12 @@ def covariance(hessian, scores, weights, weight_kind, cov_type: str, cov_kwds: d
         ``meat(codes)`` in place of ``scores`` (a model that never forms the
         ``(n, k)`` score matrix): the meat of the rows (``codes`` None, with
         the weight rule below) or of the clusters with integer ``codes``.
-    cluster_meat : (M, G), optional
+    cluster_meat : (M, G) or list of three, optional
         For ``"cluster"`` when the cluster sums were formed elsewhere (the
         distributed backend): the one-way meat ``M`` and the number of
-        clusters ``G``; ``cov_kwds["groups"]`` is then not used.
+        clusters ``G``, or for two-way clustering ``[(M1, G1), (M2, G2),
+        (M12, G12)]`` (the two dimensions and their intersections);
+        ``cov_kwds["groups"]`` is then not used.
 
     Notes
     -----
@@ -245,16 +247,10 @@ def covariance(hessian, scores, weights, weight_kind, cov_type: str, cov_kwds: d
             V, desc = V * factor, f"{desc} times {what}"
         return 0.5 * (V + V.T), desc
     # cluster-robust
-    codes = None if cluster_meat is not None else np.asarray(cov_kwds["groups"])
     if corr is None:
         corr = "none" if cov_kwds.get("use_correction", True) is False else "statsmodels"
 
-    def one_way(c=None):
-        if c is None:
-            M, G = cluster_meat
-        else:
-            c = np.unique(c, return_inverse=True)[1].ravel().astype(np.intp)
-            M, G = meat(c), int(c.max()) + 1
+    def one_way(M, G):
         V = A_inv @ M @ A_inv.T
         if corr == "statsmodels":
             V *= G / (G - 1.0) * (nobs - 1.0) / (nobs - k)
@@ -262,13 +258,23 @@ def covariance(hessian, scores, weights, weight_kind, cov_type: str, cov_kwds: d
             V *= G / (G - 1.0)
         return V
 
-    if cluster_meat is not None:
-        V = one_way()
-    elif codes.ndim == 1:
-        V = one_way(codes)
+    def meat_of(c):
+        c = np.unique(c, return_inverse=True)[1].ravel().astype(np.intp)
+        return meat(c), int(c.max()) + 1
+
+    if cluster_meat is not None:  # (M, G), or [(M1, G1), (M2, G2), (M12, G12)] for two-way
+        meats = list(cluster_meat) if isinstance(cluster_meat, list) else [cluster_meat]
     else:
-        inter = codes[:, 0].astype(np.int64) * (int(codes[:, 1].max()) + 1) + codes[:, 1]
-        V = one_way(codes[:, 0]) + one_way(codes[:, 1]) - one_way(inter)
+        codes = np.asarray(cov_kwds["groups"])
+        if codes.ndim == 1:
+            meats = [meat_of(codes)]
+        else:
+            inter = codes[:, 0].astype(np.int64) * (int(codes[:, 1].max()) + 1) + codes[:, 1]
+            meats = [meat_of(codes[:, 0]), meat_of(codes[:, 1]), meat_of(inter)]
+    if len(meats) == 1:
+        V = one_way(*meats[0])
+    else:
+        V = one_way(*meats[0]) + one_way(*meats[1]) - one_way(*meats[2])
         desc += " (two-way, Cameron-Gelbach-Miller)"
         V = 0.5 * (V + V.T)
         vals, vecs = np.linalg.eigh(V)
