@@ -665,19 +665,23 @@ def kernel_score_rows(part: Partition, kernel, params):
     return S if part.w is None else S * part.w[:, None]
 
 
-def _score_frame(frame, part: Partition, rows_fn, args, group_col, k):
-    """Per-row score contributions of a partition with its cluster column."""
+def _score_frame(frame, part: Partition, rows_fn, args, group_cols, k):
+    """Per-row score contributions of a partition with its cluster column(s)
+    ``g0`` (and ``g1``)."""
     cols = [f"s{i}" for i in range(k)]
+    gnames = [f"g{j}" for j in range(len(group_cols))]
     if part.n == 0:
-        return pd.DataFrame({"g": pd.Series([], dtype=frame[group_col].dtype),
+        return pd.DataFrame({**{g: pd.Series([], dtype=frame[c].dtype)
+                                for g, c in zip(gnames, group_cols)},
                              **{c: pd.Series([], dtype=float) for c in cols}})
     S = rows_fn(part, *args)
-    g = frame[group_col].to_numpy()[part.kept]
-    if pd.isna(g).any():
-        raise ValueError(f"partition {part.number}: the cluster column {group_col!r} is "
-                         f"missing for {int(pd.isna(g).sum())} estimation rows")
     out = pd.DataFrame(S, columns=cols)
-    out.insert(0, "g", g)
+    for j, col in enumerate(group_cols):
+        g = frame[col].to_numpy()[part.kept]
+        if pd.isna(g).any():
+            raise ValueError(f"partition {part.number}: the cluster column {col!r} is "
+                             f"missing for {int(pd.isna(g).sum())} estimation rows")
+        out.insert(j, gnames[j], g)
     return out
 
 
@@ -686,48 +690,75 @@ def _outer_of_totals(df, k):
     return S.T @ S, np.array(len(S))
 
 
-def cluster_meat(backend: DaskBackend, rows_fn, args, group_col: str, k: int):
+def cluster_meat(backend: DaskBackend, rows_fn, args, group_col, k: int):
     """``(sum_g G_g G_g', G)`` with ``G_g`` the total of the score
     contributions ``rows_fn(partition, *args)`` over cluster ``g``. The
     clusters span partitions: the per-row contributions (computed partition by
     partition, never gathered) are summed by a dask groupby with
     ``split_out = npartitions`` (a shuffle of at most ``G x k`` totals), and
-    each output partition returns ``sum_g G_g G_g'``, added in a tree."""
+    each output partition returns ``sum_g G_g G_g'``, added in a tree.
+
+    ``group_col`` names one column, or two for two-way clustering (Cameron,
+    Gelbach and Miller): the same pass then feeds three groupbys (each
+    dimension and their intersections) and the result is ``([(M1, G1), (M2,
+    G2), (M12, G12)], (G1, G2))``, what
+    :func:`econderiv.models._inference.covariance` takes as ``cluster_meat``.
+    """
+    import dask
     import dask.dataframe as dd
     from dask import delayed
 
-    if not isinstance(group_col, str):
+    cols = [group_col] if isinstance(group_col, str) else list(group_col)
+    if not cols or len(cols) > 2 or not all(isinstance(c, str) for c in cols):
         raise ValueError("with dask input cov_kwds['groups'] names a column of the dask "
-                         "DataFrame (one-way clustering)")
-    if group_col not in backend.ddf.columns:
-        raise ValueError(f"cov_kwds['groups'] names the column {group_col!r}, which the dask "
-                         f"DataFrame does not have (its columns: {list(backend.ddf.columns)})")
-    meta = pd.DataFrame({"g": pd.Series([], dtype=backend.ddf[group_col].dtype),
+                         "DataFrame, or a list of two columns for two-way clustering; got "
+                         f"{group_col!r}")
+    for c in cols:
+        if c not in backend.ddf.columns:
+            raise ValueError(f"cov_kwds['groups'] names the column {c!r}, which the dask "
+                             f"DataFrame does not have (its columns: "
+                             f"{list(backend.ddf.columns)})")
+    gnames = [f"g{j}" for j in range(len(cols))]
+    meta = pd.DataFrame({**{g: pd.Series([], dtype=backend.ddf[c].dtype)
+                            for g, c in zip(gnames, cols)},
                          **{f"s{i}": pd.Series([], dtype=float) for i in range(k)}})
-    frames = backend.ddf[[group_col]].to_delayed()
-    pieces = [delayed(_score_frame, pure=False)(f, p, rows_fn, args, group_col, k)
+    frames = backend.ddf[cols].to_delayed()
+    pieces = [delayed(_score_frame, pure=False)(f, p, rows_fn, args, cols, k)
               for f, p in zip(frames, backend.parts)]
     scores = dd.from_delayed(pieces, meta=meta, verify_meta=False)
-    totals = scores.groupby("g").sum(split_out=max(1, backend.npartitions))
-    leaves = [delayed(_outer_of_totals, pure=False)(piece, k) for piece in totals.to_delayed()]
-    meat, n_groups = tree_sum(leaves).compute()
+    keys = [["g0"]] if len(cols) == 1 else [["g0"], ["g1"], ["g0", "g1"]]
+    split = max(1, backend.npartitions)
+    sums = []
+    for key in keys:
+        totals = scores.groupby(key).sum(split_out=split)
+        leaves = [delayed(_outer_of_totals, pure=False)(piece, k)
+                  for piece in totals.to_delayed()]
+        sums.append(tree_sum(leaves))
+    # one compute: the three groupbys share the pass over the data
+    sums = dask.compute(*sums)
     backend.passes += 1
-    if int(n_groups) < 2:
-        raise ValueError(f"cov_type='cluster' needs at least two clusters; {group_col!r} has "
-                         f"{int(n_groups)}")
-    return meat, int(n_groups)
+    meats = [(M, int(G)) for M, G in sums]
+    for c, (_, G) in zip(cols, meats):
+        if G < 2:
+            raise ValueError(f"cov_type='cluster' needs at least two clusters; {c!r} has {G}")
+    if len(cols) == 1:
+        return meats[0]
+    return meats, (meats[0][1], meats[1][1])
 
 
-def robust_covariance(hessian, meat, cov_type, cov_kwds, nobs, k, n_groups=None):
+def robust_covariance(hessian, meat, cov_type, cov_kwds, nobs, k, n_groups=None,
+                      describe=False):
     """The covariance from the Hessian and a meat summed on the workers:
     :func:`econderiv.models._inference.covariance` (the same small-sample
     factors, statsmodels' default, ``correction="stata"`` or ``"none"``)."""
     from econderiv.models import _inference
 
-    cov, _ = _inference.covariance(
+    if cov_type == "cluster":
+        cluster = meat if isinstance(meat, list) else (meat, int(n_groups))
+    cov, desc = _inference.covariance(
         hessian, None, None, None, cov_type, cov_kwds, nobs, k, meat=lambda codes: meat,
-        cluster_meat=(meat, int(n_groups)) if cov_type == "cluster" else None)
-    return cov
+        cluster_meat=cluster if cov_type == "cluster" else None)
+    return (cov, desc) if describe else cov
 
 
 # ---- univariate probit (start values, two-step, rho = 0 fits) -------------------
@@ -989,16 +1020,13 @@ class _DaskLikelihood:
                                           cov_kwds["groups"], k)
         else:
             (meat,) = self._backend.map_sum(_meat_sums, kernel, params, self.weight_type)
-        cov = robust_covariance(self.hessian(params), meat, cov_type, cov_kwds,
-                                float(self.nobs), k, n_groups)
+        cov, desc = robust_covariance(self.hessian(params), meat, cov_type, cov_kwds,
+                                      float(self.nobs), k, n_groups, describe=True)
         if cov is None:
             cov = np.full((k, k), np.nan)
-        from econderiv.models import _inference
-
         r.normalized_cov_params = cov
         r.cov_params_default = cov
         r.cov_type = cov_type
-        desc = getattr(_inference, "_DESCRIPTIONS", {}).get(cov_type, cov_type)
         r.cov_kwds = dict(cov_kwds, description=desc)
         if n_groups is not None:
             r.n_groups = n_groups

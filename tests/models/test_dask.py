@@ -41,6 +41,7 @@ def selection_frame(n=1500, seed=0):
     df["yb"] = np.where(df.s == 1, (0.2 + df.x1 - 0.5 * df.x2 + e > 0).astype(float), np.nan)
     df["y1"] = (0.1 + df.x1 + e > 0).astype(float)
     df["y2"] = (0.1 + df.x2 + 0.5 * df.z + u > 0).astype(float)
+    df["h"] = rng.integers(0, 12, n)  # a second cluster dimension
     return df
 
 
@@ -54,6 +55,7 @@ def mnlogit_frame(n=3000, seed=1):
     p /= p.sum(1, keepdims=True)
     df["y"] = (p.cumsum(1) > rng.random(n)[:, None]).argmax(1)
     df["mode"] = np.array(["car", "bus", "walk", "bike"])[df.y]
+    df["h"] = rng.integers(0, 12, n)
     return df
 
 
@@ -167,6 +169,34 @@ def test_robust_covariances_equal_in_memory(family, cov_type, sel_df, mn_df, syn
     assert rel(dist.bse, mem.bse) < RTOL
     if cov_type == "cluster":
         assert dist.n_groups == mem.n_groups == 25 or dist.n_groups == mem.n_groups == 30
+
+
+@pytest.mark.parametrize("family", list(FAMILIES) + ["MNLogit"])
+def test_two_way_cluster_equals_in_memory(family, sel_df, mn_df, synchronous):
+    # the three groupbys (g, h, g x h) of one pass equal the in-memory CGM matrix
+    if family == "MNLogit":
+        cls, formula, kw, df = MNLogit, "y ~ x1 + x2", {}, mn_df
+    else:
+        (cls, formula, kw), df = FAMILIES[family], sel_df
+    cov_kwds = {"correction": "stata"}
+    mem, dist, model = fit_pair(
+        cls, formula, kw, df, 7,
+        {"cov_type": "cluster", "cov_kwds": {"groups": df[["g", "h"]].to_numpy(), **cov_kwds}},
+        {"cov_type": "cluster", "cov_kwds": {"groups": ["g", "h"], **cov_kwds}})
+    assert rel(dist.params, mem.params) < RTOL
+    assert rel(dist.bse, mem.bse) < RTOL
+    assert tuple(dist.n_groups) == tuple(mem.n_groups) == (int(df.g.nunique()), 12)
+    if family != "MNLogit":
+        assert "two-way" in str(dist.summary())
+
+
+def test_cluster_columns_checked(sel_df, synchronous):
+    cls, formula, kw = FAMILIES["HeckProbit"]
+    model = cls.from_formula(formula, dd.from_pandas(sel_df, npartitions=2), **kw)
+    with pytest.raises(ValueError, match="'nope'"):
+        model.fit(cov_type="cluster", cov_kwds={"groups": ["g", "nope"]})
+    with pytest.raises(ValueError, match="two columns for two-way"):
+        model.fit(cov_type="cluster", cov_kwds={"groups": ["g", "h", "c"]})
 
 
 @pytest.mark.parametrize("family, key", [("Heckman", "freq_weights"),
