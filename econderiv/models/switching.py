@@ -290,12 +290,11 @@ class SwitchingRegression(ExactLikelihoodModel):
             formula = outcome
         if formula is None or data is None or selection is None:
             raise ValueError("from_formula needs the outcome formulas, data and selection=")
-        from econderiv.models._dask import is_dask
+        from econderiv.models import _dask
 
-        if is_dask(data):
-            raise NotImplementedError("SwitchingRegression does not take dask data (the "
-                                      "distributed backend covers Heckman, HeckProbit, "
-                                      "BivariateProbit and MNLogit); pass a pandas DataFrame")
+        if _dask.is_dask(data):  # data larger than memory: the distributed backend
+            return _dask.from_formula(cls, formula, data, selection=selection, missing=missing,
+                                      subset=subset, **kwargs)
         formulas = [formula, formula] if isinstance(formula, str) else list(formula)
         if len(formulas) != 2 or not all(isinstance(f, str) for f in formulas):
             raise ValueError("formula must be a list of two formulas (regime 0, regime 1) or "

@@ -225,6 +225,11 @@ class EndogenousTreatment(ExactLikelihoodModel):
         **kwargs
             Passed to the constructor (weights may name a column of ``data``).
         """
+        from econderiv.models import _dask
+
+        if _dask.is_dask(data):  # data larger than memory: the distributed backend
+            return _dask.from_formula(cls, formula, data, missing=missing, subset=subset,
+                                      treatment=treatment, **kwargs)
         data = _data.subset_rows(data, subset)
         _data.formula_weights(kwargs, data)
         y, x, yname = _data.lhs_design(formula, data, "outcome formula")
