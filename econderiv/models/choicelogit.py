@@ -35,7 +35,7 @@ from scipy import stats
 from statsmodels.base import wrapper as wrap
 from statsmodels.base.model import LikelihoodModel, LikelihoodResultsWrapper
 
-from econderiv.models import _data, _inference, _optim
+from econderiv.models import _dask, _data, _inference, _optim
 from econderiv.models._choicelogit_kernels import (ChoiceBound, bohning_matrix,
                                                    choicelogit_loglike_derivs,
                                                    constant_within_cases, mean_elasticities,
@@ -505,6 +505,11 @@ class ChoiceLogit(ExactLikelihoodModel):
             ``asc`` is taken from the formula; weights (as arrays or column
             names of ``data``) and the other constructor keywords.
         """
+        if _dask.is_dask(data):  # data larger than memory: the distributed backend
+            return _dask.from_formula(cls, formula, data, subset=subset, case=case,
+                                      alternative=alternative, varying=varying,
+                                      alternatives=alternatives, base=base,
+                                      missing=kwargs.pop("missing", "raise"), **kwargs)
         data = _data.subset_rows(data, subset)
         lhs, alt_part, case_part = _split_formula(formula)
         if hasattr(_data, "formula_weights"):
