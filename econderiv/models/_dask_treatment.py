@@ -954,6 +954,7 @@ def _twostep_results(model, ts, names, results_name, mixin, description, moments
     base = getattr(module, results_name)
     wrapper = getattr(module, results_name + "Wrapper")
     view = copy.copy(model)
+    view._design_infos = model._design_infos  # copy drops them (rebuilt from a frame in memory)
     view.data = copy.copy(model.data)
     view.param_names = view.data.param_names = list(names)
     cov, n_groups = ts.cov, None
