@@ -25,7 +25,7 @@ def rel(a, b):
     return float(np.max(np.abs(a - b) / np.maximum(np.abs(b), 1e-300)))
 
 
-def frame(n=1200, seed=0):
+def frame(n=800, seed=0):
     rng = np.random.default_rng(seed)
     df = pd.DataFrame({"x1": rng.normal(size=n), "x2": rng.normal(size=n),
                        "z": rng.normal(size=n), "g": rng.integers(0, 25, n),
@@ -148,7 +148,7 @@ def test_weights_equal_in_memory(family, key, df):
     assert rel(te.iloc[:, :2], te_mem.iloc[:, :2]) < RTOL
 
 
-@pytest.mark.parametrize("cov_type", ["opg", "HC0", "HC1", "cluster"])
+@pytest.mark.parametrize("cov_type", ["opg", "HC1", "cluster"])
 @pytest.mark.parametrize("family", list(FAMILIES))
 def test_robust_covariances_equal_in_memory(family, cov_type, df):
     cls, formula, kw = FAMILIES[family]
@@ -242,9 +242,9 @@ def _from_parts(frames, meta):
 
 def test_non_binary_indicators_are_errors(df):
     d = df.copy()
-    d.loc[700, "s"] = 2.0
-    d.loc[700, "d"] = 0.5
-    ddf = dd.from_pandas(d, npartitions=3)   # row 700 is in partition 1
+    d.loc[400, "s"] = 2.0
+    d.loc[400, "d"] = 0.5
+    ddf = dd.from_pandas(d, npartitions=3)   # row 400 is in partition 1
     with pytest.raises(ValueError, match=r"selection indicator 's' must be binary .*"
                                          r"partition 1: 1 rows, e.g. 2"):
         SwitchingRegression.from_formula(["y ~ x1", "y ~ x1"], ddf, selection="s ~ x1 + z")
@@ -254,16 +254,16 @@ def test_non_binary_indicators_are_errors(df):
 
 def test_one_regime_or_group_only_is_an_error(df):
     ddf = dd.from_pandas(df.assign(s=1.0, d=0.0), npartitions=2)
-    with pytest.raises(ValueError, match=r"regime 0 has no observations.*'s' is 1 in all 1200"):
+    with pytest.raises(ValueError, match=r"regime 0 has no observations.*'s' is 1 in all 800"):
         SwitchingRegression.from_formula(["y ~ x1", "y ~ x1"], ddf, selection="s ~ x1 + z")
-    with pytest.raises(ValueError, match=r"no treated rows: the treatment 'd' is 0 in all 1200"):
+    with pytest.raises(ValueError, match=r"no treated rows: the treatment 'd' is 0 in all 800"):
         EndogenousTreatment.from_formula("yt ~ x1 + d", ddf, treatment="d ~ x1 + z")
 
 
 def test_partition_and_column_errors(df):
     d = df.copy()
-    d.loc[1000, "z"] = np.nan
-    ddf = dd.from_pandas(d, npartitions=3)   # rows 800-1199 are partition 2
+    d.loc[700, "z"] = np.nan
+    ddf = dd.from_pandas(d, npartitions=3)   # rows 534-799 are partition 2
     with pytest.raises(ValueError, match=r"partition 2: missing .*'z' \(1 rows\)"):
         EndogenousTreatment.from_formula("yt ~ x1 + d", ddf, treatment="d ~ x1 + z",
                                          missing="raise")
@@ -279,11 +279,11 @@ def test_partition_and_column_errors(df):
         SwitchingRegression.from_formula(["y ~ x1 + income", "y ~ x1"],
                                          dd.from_pandas(df, npartitions=2),
                                          selection="s ~ x1 + z")
-    parts = [df.iloc[:600], df.iloc[:0], df.iloc[600:]]
+    parts = [df.iloc[:400], df.iloc[:0], df.iloc[400:]]
     with pytest.raises(ValueError, match=r"partition\(s\) \[1\] .* zero rows"):
         EndogenousTreatment.from_formula("yt ~ x1 + d", _from_parts(parts, df.iloc[:0]),
                                          treatment="d ~ x1 + z")
-    parts = [df.iloc[:600], df.iloc[600:].drop(columns="z")]
+    parts = [df.iloc[:400], df.iloc[400:].drop(columns="z")]
     with pytest.raises(ValueError, match=r"partition 1 lacks the column\(s\) \['z'\]"):
         SwitchingRegression.from_formula(["y ~ x1", "y ~ x1"], _from_parts(parts, df.iloc[:0]),
                                          selection="s ~ x1 + z")
