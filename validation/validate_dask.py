@@ -5,7 +5,11 @@
   two-step and ML; the same printed values as ``validate_heckman.py``), and
   Stata's ``mlogit`` on the ANES 1996 data as recorded in statsmodels' test
   suite (``statsmodels/discrete/tests/results/results_discrete.py``,
-  ``Anes.mnlogit_basezero``; the same numbers as ``validate_mnlogit.py``).
+  ``Anes.mnlogit_basezero``; the same numbers as ``validate_mnlogit.py``);
+  R sampleSelection's Tobit-5 ML test (``tests/selection.Rout.save``) and
+  treatReg vignette (pp. 5-6): the checks of ``validate_switching.tests_ml``
+  and ``validate_treatment.vignette_simulated`` run with the model fitted
+  from 7 partitions (their data and printed numbers imported, not copied).
 * Equality checks (identities, not published numbers): the fit on the
   partitions equals the in-memory fit of the same family to 1e-10 relative
   in every parameter and standard error. The default run uses n = 20,000
@@ -27,7 +31,15 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).parent))
 from _report import Check, Group, run_groups, script_main  # noqa: E402
 
-from econderiv import BivariateProbit, Heckman, HeckProbit, MNLogit, datasets  # noqa: E402
+from econderiv import (  # noqa: E402
+    BivariateProbit,
+    EndogenousTreatment,
+    Heckman,
+    HeckProbit,
+    MNLogit,
+    SwitchingRegression,
+    datasets,
+)
 
 GREENE = "Greene 2002 Ex 22.8 (dask)"
 STATA = "Stata mlogit anes96 (dask)"
@@ -102,6 +114,54 @@ def stata_mlogit_on_dask() -> list[Check]:
     return checks
 
 
+class _OnDaskPartitions:
+    """Stands for a family class inside another validation module: its
+    ``from_formula`` fits the same pandas data from 7 dask partitions."""
+
+    def __init__(self, cls):
+        self.cls = cls
+
+    def from_formula(self, formula, data, *args, **kwargs):
+        return self.cls.from_formula(formula, _dd().from_pandas(data, npartitions=7), *args,
+                                     **kwargs)
+
+
+def _printed_on_dask(module, family, group, source):
+    """The checks of ``module.group()`` (its data loaders and printed
+    references, not copied here) with ``family`` fitted from 7 dask partitions."""
+    import functools
+    import importlib
+
+    mod = importlib.import_module(module)
+    saved = {name: getattr(mod, name) for name in (family.__name__, "_tests_ml")
+             if hasattr(mod, name)}
+    try:
+        setattr(mod, family.__name__, _OnDaskPartitions(family))
+        if "_tests_ml" in saved:  # a fresh cache: not the in-memory fit of validate_switching
+            mod._tests_ml = functools.cache(saved["_tests_ml"].__wrapped__)
+        checks = getattr(mod, group)()
+    finally:
+        for name, value in saved.items():
+            setattr(mod, name, value)
+    for c in checks:
+        c.source = source
+    return checks
+
+
+def switching_on_dask() -> list[Check]:
+    """validate_switching.tests_ml: sampleSelection's Tobit-5 ML (tests/selection.Rout.save,
+    coefficients, s.e., llf and every row's predictions) from 7 partitions."""
+    return _printed_on_dask("validate_switching", SwitchingRegression, "tests_ml",
+                            "sampleSelection Rout (dask)")
+
+
+def treatment_on_dask() -> list[Check]:
+    """validate_treatment.vignette_simulated: sampleSelection's treatReg vignette
+    (inst/doc/treatReg.pdf pp. 5-6) from 7 partitions."""
+    return _printed_on_dask("validate_treatment", EndogenousTreatment, "vignette_simulated",
+                            "treatReg.pdf p5-6 (dask)")
+
+
 # ---------------------------------------------------------------------------
 # Equality with the in-memory fits
 # ---------------------------------------------------------------------------
@@ -116,6 +176,7 @@ def _selection_frame(n, seed=0):
     df["yb"] = np.where(df.s == 1, (0.2 + df.x1 - 0.5 * df.x2 + e > 0).astype(float), np.nan)
     df["y1"] = (0.1 + df.x1 + e > 0).astype(float)
     df["y2"] = (0.1 + df.x2 + 0.5 * df.z + u > 0).astype(float)
+    df["yc"] = 1 + df.x1 - 0.5 * df.x2 + df.s + e  # every row: switching, treatment
     return df
 
 
@@ -137,6 +198,14 @@ CASES = [
      "fit_twostep", {}),
     ("HeckProbit", HeckProbit, "yb ~ x1 + x2", {"selection": "s ~ x1 + z"}, "fit", {}),
     ("BivariateProbit", BivariateProbit, ["y1 ~ x1 + C(c)", "y2 ~ x2 + z"], {}, "fit", {}),
+    ("Switching ML", SwitchingRegression, ["yc ~ x1 + x2", "yc ~ x1"],
+     {"selection": "s ~ x1 + z"}, "fit", {}),
+    ("Switching 2-step", SwitchingRegression, ["yc ~ x1 + x2", "yc ~ x1"],
+     {"selection": "s ~ x1 + z"}, "fit_twostep", {}),
+    ("Treatment ML", EndogenousTreatment, "yc ~ x1 + x2 + s",
+     {"treatment": "s ~ x1 + z"}, "fit", {}),
+    ("Treatment 2-step", EndogenousTreatment, "yc ~ x1 + x2 + s",
+     {"treatment": "s ~ x1 + z"}, "fit_twostep", {}),
     ("MNLogit Bohning", MNLogit, "mode ~ x1 + x2 + x3 + x4", {}, "fit", {"method": "bohning"}),
     ("MNLogit Newton", MNLogit, "mode ~ x1 + x2 + x3 + x4", {}, "fit",
      {"method": "newton_trust"}),
@@ -168,6 +237,10 @@ def _equality(n, partitions) -> list[Check]:
 GROUPS = [
     Group("Greene 2002 Example 22.8 (Mroz87) fitted from 7 dask partitions", greene_on_dask),
     Group("Stata mlogit on anes96 fitted from 7 dask partitions", stata_mlogit_on_dask),
+    Group("sampleSelection Tobit-5 ML (tests/selection.Rout.save) fitted from 7 dask "
+          "partitions", switching_on_dask),
+    Group("sampleSelection treatReg vignette (ML, pp. 5-6) fitted from 7 dask partitions",
+          treatment_on_dask),
     Group("equality, not a published number: dask fits = in-memory fits, n = 20,000, "
           "7 partitions", lambda: _equality(20_000, [7])),
     Group("equality, not a published number: dask fits = in-memory fits, n = 10^6, "
