@@ -14,40 +14,61 @@ import numpy as np
 import pandas as pd
 
 from econderiv.models._dask import (DaskBackend, Partition, _OnWorkers, _results_class_of,
-                                    check_rank_gram, cluster_meat, dask_class, partition_spec,
-                                    robust_covariance, summarize)
+                                    _weights_setup, check_rank_gram, cluster_meat, dask_class,
+                                    partition_spec, summarize)
+
+
+class _WeightsOnWorkers(_OnWorkers):
+    """The weights stay on the workers; their sum (summary pass) is known."""
+
+    def __init__(self, n, total):
+        super().__init__((n,), "weights")
+        self._total = total
+
+    def sum(self, axis=None, out=None, **kwargs):
+        return self._total
 
 
 def _mn_loglike_score(part: Partition, beta, chunk):
     from econderiv.models._mnlogit_kernels import mnlogit_loglike_score
 
     X, y = part.block()
-    ll, grad = mnlogit_loglike_score(X, y, beta, chunk)
+    ll, grad = mnlogit_loglike_score(X, y, beta, chunk, weights=part.w)
     return np.array(ll), grad
 
 
 def _mn_hessian(part: Partition, beta, stride, offsets):
-    """The Hessian of the partition, or of the rows ``0, stride, 2 stride, ...``
-    of the whole sample that fall in it (the in-memory fit's subsample)."""
+    """The (weighted) Hessian of the partition, or of the rows ``0, stride,
+    2 stride, ...`` of the whole sample that fall in it (the in-memory fit's
+    subsample), with the rows' count or weight (the subsample's share)."""
     from econderiv.models._mnlogit_kernels import mnlogit_hessian
 
     X, y = part.block()
+    w = part.w
     if stride > 1:
         first = (-offsets[part.number]) % stride
         X, y = X[first::stride], y[first::stride]
+        w = None if w is None else w[first::stride]
         if len(y) == 0:
-            return (np.zeros((beta.size, beta.size)),)
-    return (mnlogit_hessian(X, y, beta),)
+            return np.zeros((beta.size, beta.size)), np.array(0.0)
+    used = float(len(y)) if w is None else float(w.sum())
+    return mnlogit_hessian(X, y, beta, weights=w), np.array(used)
 
 
-def _mn_score_outer(part: Partition, beta):
+def _mn_score_outer(part: Partition, beta, weight_kind):
+    """``sum_i c_i s_i s_i'``: ``c_i = w_i`` for frequency weights (a row
+    stands for ``w_i`` rows), ``w_i^2`` for the contributions ``w_i s_i`` of
+    sampling and importance weights (as in memory)."""
     from econderiv.models._mnlogit_kernels import mnlogit_score_outer
 
     X, y = part.block()
-    return (mnlogit_score_outer(X, y, beta),)
+    w = part.w
+    mult = None if w is None else (w if weight_kind == "freq" else w * w)
+    return (mnlogit_score_outer(X, y, beta, weights=mult),)
 
 
 def _mn_score_rows(part: Partition, beta):
+    """Per-row score contributions ``w_i s_i`` (``s_i`` without weights)."""
     from econderiv.models._mnlogit_kernels import _log_softmax_rest
 
     X, y = part.block()
@@ -55,7 +76,17 @@ def _mn_score_rows(part: Partition, beta):
     resid = -prob
     rows = np.flatnonzero(y > 0)
     resid[rows, y[rows] - 1] += 1.0
+    if part.w is not None:
+        resid *= part.w[:, None]
     return (resid[:, :, None] * X[:, None, :]).reshape(len(y), -1)
+
+
+def _mn_weighted_sums(part: Partition, n_categories):
+    """``X'WX`` (Böhning's bound of the weighted likelihood) and the weighted
+    category totals (``llnull``)."""
+    X, y = part.block()
+    w = part.w
+    return (X.T * w) @ X, np.bincount(y, weights=w, minlength=n_categories)
 
 
 def _mn_certain(part: Partition, beta):
@@ -75,6 +106,36 @@ class _DaskMNLogit:
     and the covariances, summed on the workers."""
 
     _backend: DaskBackend = None
+    _w_total = None         # the sum of the weights (summary pass)
+    _weighted = None        # (X'WX, weighted category totals), one pass when first needed
+
+    @property
+    def wnobs(self) -> float:
+        """Observations: the rows, or the sum of frequency / importance weights."""
+        if self.weight_type in (None, "prob"):
+            return float(self._n_rows)
+        return float(self._w_total)
+
+    def _weighted_sums(self):
+        if self._weighted is None:
+            self._weighted = self._backend.map_sum(_mn_weighted_sums, int(self.J))
+        return self._weighted
+
+    @property
+    def bohning(self):
+        """Böhning's bound from ``X'X`` (summary pass) or, with weights,
+        ``X'WX`` (one pass when first needed), as in memory."""
+        if self._bohning is None:
+            from econderiv.models._mnlogit_kernels import BohningBound
+
+            xtx = self._xtx if self.weight_type is None else self._weighted_sums()[0]
+            self._bohning = BohningBound(xtx, int(self.J), names=list(self.exog_names))
+        return self._bohning
+
+    def _category_totals(self):
+        if self.weight_type is None:
+            return np.asarray(self._counts, dtype=float)
+        return np.asarray(self._weighted_sums()[1], dtype=float)
 
     def loglike_and_score(self, params):
         beta = self._beta(params)
@@ -85,7 +146,13 @@ class _DaskMNLogit:
         return self._hessian_beta(self._beta(params))
 
     def _hessian_beta(self, beta, stride=1):
-        (h,) = self._backend.map_sum(_mn_hessian, beta, stride, self._offsets)
+        """The Hessian, or (``stride > 1``) that of every ``stride``-th row of
+        the whole sample scaled by the rows (or the weights) over the
+        subsample's, as the in-memory fit's first Newton steps."""
+        h, used = self._backend.map_sum(_mn_hessian, beta, stride, self._offsets)
+        if stride > 1:
+            total = float(self._n_rows) if self.weight_type is None else float(self._w_total)
+            h = h * (total / float(used))
         return h
 
     def loglikeobs(self, params):
@@ -97,10 +164,11 @@ class _DaskMNLogit:
                                   "robust covariances are summed there (fit(cov_type=))")
 
     def fit(self, start_params=None, method="bohning", maxiter=None, full_output=True,
-            disp=False, callback=None, retall=False, cov_type="nonrobust", cov_kwds=None,
+            disp=False, callback=None, retall=False, cov_type=None, cov_kwds=None,
             use_t=None, tol=None, gtol=None, skip_hessian=False, accelerate=True, **kwargs):
         """As the in-memory ``fit`` (same optimizers, convergence rules and
-        covariances), every sum over rows computed on the partitions."""
+        covariances; sampling weights default to Stata's HC1), every sum over
+        rows computed on the partitions."""
         from statsmodels.base.model import LikelihoodModel, LikelihoodModelResults
         from statsmodels.discrete import discrete_model as smd
 
@@ -114,7 +182,9 @@ class _DaskMNLogit:
         _optim.check_keywords(kwargs, ("warn_convergence",), f"MNLogit.fit(method={method!r})")
         if maxiter is not None:
             maxiter = _optim.check_maxiter(maxiter)
-        cov_type, cov_kwds = _inference.check_cov_type(cov_type or "nonrobust", cov_kwds)
+        if cov_type is None and self.weight_type == "prob":
+            cov_type, cov_kwds = "HC1", dict(cov_kwds or {}, correction="stata")
+        cov_type, cov_kwds = _inference.check_cov_type(cov_type, cov_kwds)
         if cov_type == "eim":
             cov_type = "nonrobust"
         K, J = int(self.K), int(self.J)
@@ -133,10 +203,8 @@ class _DaskMNLogit:
             stride = n // max(20000, 100 * bound.n_params)
             approx = None
             if stride >= 2:
-                n_sub = len(range(0, n, stride))
-
                 def approx(b):
-                    return self._hessian_beta(b, stride) * (n / n_sub)
+                    return self._hessian_beta(b, stride)
 
             out = _optim.fit_bohning(
                 lambda b: self._ll_score_beta(b), bound, self._beta(start),
@@ -146,7 +214,7 @@ class _DaskMNLogit:
             beta = out["params"]
             hess = out["hessian"]
             params = beta.ravel(order="F")
-            retvals = {"fopt": -out["llf"] / n, "iterations": out["iterations"],
+            retvals = {"fopt": -out["llf"] / self.wnobs, "iterations": out["iterations"],
                        "fcalls": out["fcalls"], "hcalls": out["hcalls"],
                        "hcalls_subsample": out.get("hcalls_approx", 0),
                        "converged": out["converged"], "warnflag": 0 if out["converged"] else 1,
@@ -160,7 +228,7 @@ class _DaskMNLogit:
                                           maxiter=100 if maxiter is None else maxiter,
                                           disp=disp, callback=callback, skip_hessian=True,
                                           tol=tol, gtol=gtol, extra_fit_funcs=_optim.FIT_FUNCS,
-                                          nobs=n)
+                                          nobs=self.wnobs)
             params = np.asarray(mle.params, float)
             retvals = dict(mle.mle_retvals)
             hess = None
@@ -176,7 +244,8 @@ class _DaskMNLogit:
                                "maxiter": maxiter, "start_params": start}
         mlefit.params = mlefit.params.reshape(K, -1, order="F")
         res = self._results_class(self, mlefit)
-        res._category_counts = np.asarray(self._counts)
+        res._category_counts = self._category_totals()
+        res.nobs = self.wnobs
         res._llf = float(self.loglike(params))  # the in-memory llf sums loglikeobs
         if use_t is not None:
             res.use_t = use_t
@@ -224,10 +293,18 @@ class _DaskMNLogit:
         return float(ll), grad
 
     def _set_cov_dask(self, res, cov_type, cov_kwds, use_t):
+        from econderiv.models import _data, _inference
+
         res.cov_type = cov_type
         if cov_type == "nonrobust":
             res.cov_kwds = {"description": "Standard Errors assume that the covariance "
                             "matrix of the errors is correctly specified."}
+            if self.weight_type == "prob":
+                warnings.warn("cov_type='nonrobust' with prob_weights: the inverse Hessian of "
+                              "a sampling-weighted likelihood is not a valid covariance "
+                              "(Stata does not allow it). Use the default (HC1 with Stata's "
+                              "factor) or 'cluster'.", RuntimeWarning,
+                              stacklevel=_data.user_stacklevel())
             return
         if res.normalized_cov_params is None:
             raise ValueError(f"cov_type={cov_type!r} needs the inverse Hessian, which is not "
@@ -240,12 +317,17 @@ class _DaskMNLogit:
                                           cov_kwds["groups"], k)
             res.n_groups = n_groups
             if cov_kwds.get("df_correction", None) is not False:
-                res.df_resid_inference = n_groups - 1
+                res.df_resid_inference = int(np.min(n_groups)) - 1
         else:
-            (meat,) = self._backend.map_sum(_mn_score_outer, beta)
+            (meat,) = self._backend.map_sum(_mn_score_outer, beta, self.weight_type)
         A = -np.linalg.inv(np.asarray(res.normalized_cov_params))
-        cov = robust_covariance(A, meat, cov_type, cov_kwds, float(self._n_rows), k, n_groups)
-        res.cov_kwds = dict(cov_kwds, description=cov_type)
+        cov, details = _inference.covariance(
+            A, None, None, self.weight_type, cov_type, cov_kwds, self.wnobs, k,
+            meat=lambda codes: meat,
+            # two-way clustering: a list of three (meat, clusters)
+            cluster_meat=None if cov_type != "cluster" else
+            meat if isinstance(meat, list) else (meat, n_groups))
+        res.cov_kwds = dict(cov_kwds, description=cov_type, details=details)
         res.cov_params_default = cov
         res.use_t = res.use_t if use_t is None else use_t
 
@@ -254,8 +336,11 @@ def _mn_margins(part: Partition, beta, method):
     from econderiv.models._mnlogit_kernels import mnlogit_margins
 
     X, _ = part.block()
-    eff, jac = mnlogit_margins(X, beta, method)
-    m = float(len(X))
+    w = part.w
+    m = float(len(X)) if w is None else float(w.sum())
+    if m == 0:  # every weight zero: nothing to add
+        return None
+    eff, jac = mnlogit_margins(X, beta, method, weights=w)
     return np.array(m), m * eff, m * jac
 
 
@@ -268,6 +353,11 @@ class _DaskMNLogitMargins:
         from statsmodels.discrete import discrete_margins as smm
 
         at, method = at.lower(), method.lower()
+        if (dummy or count or atexog is not None) and self.results.model.weight_type:
+            raise NotImplementedError(
+                "weighted averages of marginal effects with dummy, count or atexog are "
+                "not implemented (statsmodels' code averages unweighted); use the "
+                "default continuous effects")
         if at != "overall" or dummy or count or atexog is not None:
             raise NotImplementedError("on dask input get_margeff averages over the rows "
                                       "(at='overall', no dummy, count or atexog)")
@@ -307,9 +397,12 @@ def mnlogit_model(cls, formula, ddf, selection=None, missing="drop", persist=Fal
         raise ValueError("MNLogit has no selection equation")
     if kwargs:
         raise ValueError(f"unknown keyword(s) for dask input: {sorted(kwargs)}")
-    if weight_kind is not None:
-        raise NotImplementedError("weights with MNLogit on dask input are not implemented")
-    spec = partition_spec(cls, [formula], ddf, missing, outcome_codes=True)
+    if weights is not None and weights in ddf.columns and not (
+            pd.api.types.is_numeric_dtype(ddf[weights].dtype)
+            or pd.api.types.is_bool_dtype(ddf[weights].dtype)):
+        raise ValueError(f"{weight_kind}_weights {weights!r} must be numeric (dtype "
+                         f"{ddf[weights].dtype})")
+    spec = partition_spec(cls, [formula], ddf, missing, outcome_codes=True, weights=weights)
     codes = spec.outcome_codes
     J = len(codes)
     backend = DaskBackend(ddf, spec, persist)
@@ -351,7 +444,12 @@ def mnlogit_model(cls, formula, ddf, selection=None, missing="drop", persist=Fal
     m._xtx = st["xtx"]
     m._bohning = None
     m.df_model = float((K - 1) * (J - 1))
-    m.df_resid = n - m.df_model - (J - 1)
+    _weights_setup(m, weight_kind, stats, weights)
+    if weight_kind is not None:
+        m.__dict__.pop("nobs", None)  # as in memory: wnobs, not nobs, counts the weights
+        m._w_total = float(stats["w"])
+        m.weights = _WeightsOnWorkers(n, m._w_total)
+    m.df_resid = m.wnobs - m.df_model - (J - 1)
     m.n_dropped = stats["n_dropped"]
     m.formula = formula
     m._results_class = dask_class(_results_class_of(cls), _DaskMNLogitResults)
