@@ -34,6 +34,7 @@ not available on dask input.
 from __future__ import annotations
 
 import sys
+import warnings
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -340,9 +341,9 @@ def _case_extent(frame, spec: ChoiceSpec, number: int):
             "sorted": bool(s.is_monotonic_increasing)}
 
 
-def _case_table(frame, spec: ChoiceSpec, number: int):
-    ids = pd.unique(np.asarray(_case_values(frame, spec), dtype=object))
-    return pd.DataFrame({"case": pd.Series(ids, dtype=object),
+def _case_table(frame, spec: ChoiceSpec, number: int, dtype):
+    ids = pd.unique(pd.Series(_case_values(frame, spec), dtype=dtype))
+    return pd.DataFrame({"case": pd.Series(ids, dtype=dtype),
                          "part": np.full(len(ids), number, dtype=np.int64)})
 
 
@@ -378,9 +379,12 @@ def check_cases_within_partitions(ddf, spec: ChoiceSpec, what: str = "the data")
         disjoint = False
     if disjoint or len(ext) == 1:
         return 1
-    meta = pd.DataFrame({"case": pd.Series([], dtype=object),
+    dtype = ddf.index.dtype if spec.case_in_index else ddf[spec.case].dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        dtype = dtype.categories.dtype
+    meta = pd.DataFrame({"case": pd.Series([], dtype=dtype),
                          "part": pd.Series([], dtype=np.int64)})
-    table = dd.from_delayed([delayed(_case_table, pure=False)(f, spec, i)
+    table = dd.from_delayed([delayed(_case_table, pure=False)(f, spec, i, dtype)
                              for i, f in enumerate(frames)], meta=meta, verify_meta=False)
     counts = table.groupby("case")["part"].agg(["min", "max", "count"],
                                                split_out=max(1, len(ext)))
@@ -820,7 +824,9 @@ def choicelogit_model(cls, formula, ddf, selection=None, missing="raise", persis
     if base is not None and base not in alts:
         raise ValueError(f"base {base!r} is not an alternative ({alts})")
     base_pos = 0 if base is None else alts.index(base)
-    head = _learning_frame(ddf, cols, levels)
+    with warnings.catch_warnings():  # a first partition shorter than the rows asked for
+        warnings.filterwarnings("ignore", message="Insufficient elements for `head`")
+        head = _learning_frame(ddf, cols, levels)
     if wide:
         long_head = helpers[0](head.reset_index(drop=True), lhs, varying, wide_alts)
         for c, lv in levels.items():
