@@ -51,6 +51,7 @@ partitions within the pass (the number of passes does not change).
 from __future__ import annotations
 
 import builtins
+import contextvars
 import inspect
 import time
 import warnings
@@ -369,6 +370,10 @@ class DaskBackend:
 # Learning the designs once
 # ---------------------------------------------------------------------------
 
+#: the names shown for the regressors of each equation when they differ from
+#: the columns of the dask DataFrame (set by :func:`from_arrays`)
+_SHOWN_XNAMES = contextvars.ContextVar("econderiv_dask_shown_xnames", default=None)
+
 _PATSY_NAMES = {"C", "I", "Q", "np", "numpy", "center", "standardize", "scale", "bs", "cr",
                 "cc", "te", "Treatment", "Sum", "Poly", "Diff", "Helmert", "log", "exp"}
 
@@ -495,6 +500,10 @@ def partition_spec(cls, formulas, ddf, missing, required_where=(), outcome_codes
     reqs = list(required_where) + [None] * (len(formulas) - len(required_where))
     learned = [learn_equation(f, ddf, frame, r, outcome_codes and j == 0)
                for j, (f, r) in enumerate(zip(formulas, reqs))]
+    shown = _SHOWN_XNAMES.get()
+    if shown is not None:  # models from dask arrays: statsmodels' names for array columns
+        for (eq, _), names in zip(learned, shown):
+            eq.xnames = list(names)
     spec = PartitionSpec([e for e, _ in learned], columns, levels, missing,
                          cls._partition_block_data, frame, codes, weights)
     spec.rhs_infos = [info for _, info in learned]  # the driver's copies (not pickled)
@@ -1061,8 +1070,22 @@ def dask_class(cls, mixin):
     key = (cls, mixin)
     if key not in _CLASSES:
         _CLASSES[key] = type(cls.__name__, (mixin, cls),
-                             {"__module__": cls.__module__, "__doc__": cls.__doc__})
+                             {"__module__": cls.__module__, "__doc__": cls.__doc__,
+                              "__init__": _init_unless_built(cls)})
     return _CLASSES[key]
+
+
+def _init_unless_built(cls):
+    """``cls.__init__``, skipped for a model already built by the backend:
+    :func:`from_arrays` builds it in the family's ``__new__`` (``MNLogit(y,
+    X)`` with dask arrays) and Python then calls ``__init__`` with the same
+    arguments, which must not build it again."""
+
+    def __init__(self, *args, **kwargs):
+        if "_backend" not in self.__dict__:
+            cls.__init__(self, *args, **kwargs)
+
+    return __init__
 
 
 _CLASSES: dict = {}
@@ -1445,11 +1468,161 @@ def _pop_weights(kwargs):
     return col, _WEIGHT_KEYWORDS[key]
 
 
+# ---- dask arrays as endog / exog ------------------------------------------------
+
+#: constructor arguments of each family that are data: (argument, equation role,
+#: column prefix); roles: "lhs" j, "rhs" j, "lhs2" (two outcomes in one array)
+ARRAY_ARGUMENTS = {
+    "MNLogit": [("endog", "lhs", 0, "y"), ("exog", "rhs", 0, "x")],
+    "Heckman": [("endog", "lhs", 0, "y"), ("exog", "rhs", 0, "x"),
+                ("endog_select", "lhs", 1, "s"), ("exog_select", "rhs", 1, "z")],
+    "HeckProbit": [("endog", "lhs", 0, "y"), ("exog", "rhs", 0, "x"),
+                   ("endog_select", "lhs", 1, "s"), ("exog_select", "rhs", 1, "z")],
+    "BivariateProbit": [("endog", "lhs2", 0, "y"), ("exog1", "rhs", 0, "x"),
+                        ("exog2", "rhs", 1, "x")],
+}
+
+
+def has_dask_argument(args, kwargs) -> bool:
+    """Whether a constructor call passes a dask collection."""
+    return any(is_dask(a) for a in list(args) + list(kwargs.values()))
+
+
+def _constant_columns(arrays: dict) -> dict:
+    """For each 2-D array, which columns are constants (every value 1 or NaN,
+    not all NaN): one pass over the arrays, for statsmodels' ``const`` name."""
+    import dask
+    import dask.array as da
+
+    tests = {k: (((a == 1) | da.isnan(a)).all(axis=0), (~da.isnan(a)).any(axis=0))
+             for k, a in arrays.items()}
+    (out,) = dask.compute(tests)
+    return {k: np.asarray(ones) & np.asarray(some) for k, (ones, some) in out.items()}
+
+
+def from_arrays(cls, args, kwargs):
+    """A family's model from dask arrays given to its constructor
+    (``MNLogit(y, X)`` with ``y``, ``X`` dask arrays; the same for Heckman,
+    HeckProbit and BivariateProbit).
+
+    The arrays become the columns of a dask DataFrame (their row chunks
+    aligned to the first array's) and the model is the one
+    :func:`from_formula` builds on it, with statsmodels' names for array
+    columns (``const`` for a column of ones, ``x1, x2, ...``; ``z1, ...`` for a
+    selection equation). Finding the constant costs one pass over the
+    arrays. Weights may be a dask array (``freq_weights=w``).
+    """
+    import inspect
+
+    import dask.dataframe as dd
+
+    _require_dask()
+    names = [c.__name__ for c in cls.__mro__]
+    family = next((f for f in ARRAY_ARGUMENTS if f in names), None)
+    if family is None:
+        raise NotImplementedError(f"{cls.__name__} does not take dask arrays; the families "
+                                  f"that do: {list(ARRAY_ARGUMENTS)}")
+    bound = inspect.signature(cls.__init__).bind(None, *args, **kwargs).arguments
+    extra = dict(bound.pop("kwargs", {}))
+    bound.pop("self", None)
+    missing = bound.pop("missing", extra.pop("missing", "none"))
+    missing = "none" if missing is None else missing
+    spec = ARRAY_ARGUMENTS[family]
+    arrays = {}
+    for arg, _, _, _ in spec:
+        a = bound.pop(arg, None)
+        if a is None:
+            continue
+        if isinstance(a, (pd.DataFrame, pd.Series, np.ndarray)) or not is_dask(a):
+            raise ValueError(f"{arg} is not a dask array while other inputs are: give every "
+                             "data argument as a dask array (or use from_formula with a dask "
+                             "DataFrame)")
+        if not hasattr(a, "chunks"):
+            raise ValueError(f"{arg} is a dask {type(a).__name__}: pass dask arrays, or a dask "
+                             "DataFrame to from_formula")
+        a = a.astype(float)
+        arrays[arg] = a[:, None] if a.ndim == 1 else a
+        if arrays[arg].ndim != 2:
+            raise ValueError(f"{arg} must be 1-D or 2-D, got {a.ndim} dimensions")
+    weight_keys = [k for k in ("freq_weights", "prob_weights", "importance_weights")
+                   if extra.get(k) is not None]
+    for k in weight_keys:
+        w = extra.pop(k)
+        if not is_dask(w) or not hasattr(w, "chunks"):
+            raise ValueError(f"{k} must be a dask array when the data are dask arrays")
+        arrays["weights"] = w.astype(float).reshape(-1, 1)
+        extra[k] = "weights"
+    unknown = [k for k, v in list(bound.items()) + list(extra.items())
+               if v is not None and k not in ("freq_weights", "prob_weights",
+                                              "importance_weights")]
+    if unknown:
+        raise ValueError(f"argument(s) {sorted(unknown)} are not supported with dask arrays")
+    rows = {k: a.shape[0] for k, a in arrays.items()}
+    unknown = [k for k, r in rows.items() if np.isnan(r)]
+    if unknown:
+        raise ValueError(f"{unknown} have unknown chunk sizes (e.g. after boolean indexing); "
+                         "call .compute_chunk_sizes() on them first")
+    if len(set(rows.values())) > 1:
+        raise ValueError(f"the dask arrays have different numbers of rows: {rows}")
+    first = next(iter(arrays))
+    chunks = arrays[first].chunks[0]
+    consts = _constant_columns({k: a for k, a in arrays.items()
+                                if k != "weights" and a.shape[1] > 0})
+    frames, lhs, rhs_cols, shown = [], {}, {}, {}
+    used = set()
+    for arg, role, eq, prefix in spec:
+        if arg not in arrays:
+            continue
+        a = arrays[arg].rechunk({0: chunks, 1: -1})
+        if role in ("lhs", "lhs2"):
+            k = a.shape[1]
+            if role == "lhs" and k != 1:
+                raise ValueError(f"{arg} must have one column, got {k}")
+            if role == "lhs2" and k != 2:
+                raise ValueError(f"{arg} must have two columns (the two outcomes), got {k}")
+            cols = [prefix] if role == "lhs" else [f"{prefix}1", f"{prefix}2"]
+            for j, c in enumerate(cols):
+                lhs[eq + j] = c
+        else:
+            display, j = [], 0
+            for is_const in consts[arg]:
+                if is_const and "const" not in display:
+                    display.append("const")
+                else:
+                    j += 1
+                    display.append(f"{prefix}{j}")
+            cols = [c if c not in used else f"{c}_eq{eq + 1}" for c in display]
+            rhs_cols[eq], shown[eq] = cols, display
+        used.update(cols)
+        frames.append(dd.from_dask_array(a, columns=cols))
+    if "weights" in arrays:
+        frames.append(dd.from_dask_array(arrays["weights"].rechunk({0: chunks}),
+                                          columns=["weights"]))
+    ddf = dd.concat(frames, axis=1) if len(frames) > 1 else frames[0]
+    formulas = [f"{lhs[e]} ~ " + " + ".join(rhs_cols[e]) + " - 1" for e in sorted(rhs_cols)]
+    token = _SHOWN_XNAMES.set([shown[e] for e in sorted(shown)])
+    try:
+        if family in ("Heckman", "HeckProbit"):
+            return from_formula(cls, formulas[0], ddf, selection=formulas[1], missing=missing,
+                                **extra)
+        if family == "BivariateProbit":
+            if len(formulas) == 1:  # exog2 omitted: both equations on exog1
+                formulas.append(f"{lhs[1]} ~ " + " + ".join(rhs_cols[0]) + " - 1")
+                _SHOWN_XNAMES.set([shown[0], shown[0]])
+            return from_formula(cls, formulas, ddf, missing=missing, **extra)
+        return from_formula(cls, formulas[0], ddf, missing=missing, **extra)
+    finally:
+        _SHOWN_XNAMES.reset(token)
+
+
 #: family class name -> (module, builder) of the families whose dask hooks live in
 #: their own module; ``builder(cls, formula, data, selection=, missing=, persist=,
 #: weights=, weight_kind=, **family_keywords)`` returns the model
 FAMILY_BUILDERS = {
     "MNLogit": ("econderiv.models._dask_mnlogit", "mnlogit_model"),
+    "ChoiceLogit": ("econderiv.models._dask_choice", "choicelogit_model"),
+    "SwitchingRegression": ("econderiv.models._dask_treatment", "switching_model"),
+    "EndogenousTreatment": ("econderiv.models._dask_treatment", "treatment_model"),
 }
 
 

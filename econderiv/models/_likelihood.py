@@ -273,6 +273,19 @@ class ExactLikelihoodModel(RowBlockLikelihood, LikelihoodModel):
 
     _results_class = None
     _wrapper_class = None
+
+    def __new__(cls, *args, **kwargs):
+        # dask arrays as endog/exog select the distributed backend, which the
+        # family provides as ``_from_dask_arrays`` (the core does not import it)
+        if any(type(a).__module__.split(".")[0] == "dask"
+               for a in list(args) + list(kwargs.values())):
+            build = getattr(cls, "_from_dask_arrays", None)
+            if build is None:
+                raise NotImplementedError(f"{cls.__name__} does not take dask arrays; pass "
+                                          "numpy/pandas data, or a dask DataFrame to "
+                                          "from_formula if the family supports it")
+            return build(args, kwargs)
+        return super().__new__(cls)
     _rho_index: int | None = None
     _kept = None
     row_labels = None

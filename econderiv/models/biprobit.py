@@ -109,6 +109,11 @@ class BivariateProbit(ExactLikelihoodModel):
         self._init_weights(wspec)
 
     @classmethod
+    def _from_dask_arrays(cls, args, kwargs):
+        """The constructor given dask arrays (:func:`econderiv.models._dask.from_arrays`)."""
+        return _dask.from_arrays(cls, args, kwargs)
+
+    @classmethod
     def from_formula(cls, formula, data, subset=None, missing: str = "drop", **kwargs):
         """Two formulas, ``["y1 ~ x1 + x2", "y2 ~ x1 + x3"]``, evaluated on ``data``.
 

@@ -107,6 +107,11 @@ class HeckProbit(SelectionLikelihoodModel):
         """``from_formula`` on a dask DataFrame (:mod:`econderiv.models._dask`)."""
         return _dask.from_formula(cls, *args, **kwargs)
 
+    @classmethod
+    def _from_dask_arrays(cls, args, kwargs):
+        """The constructor given dask arrays (:func:`econderiv.models._dask.from_arrays`)."""
+        return _dask.from_arrays(cls, args, kwargs)
+
     @staticmethod
     def _partition_block_data(ys, Xs):
         """``_block_data`` of one dask partition's arrays (outcome, selection)."""
