@@ -9,7 +9,10 @@
   R sampleSelection's Tobit-5 ML test (``tests/selection.Rout.save``) and
   treatReg vignette (pp. 5-6): the checks of ``validate_switching.tests_ml``
   and ``validate_treatment.vignette_simulated`` run with the model fitted
-  from 7 partitions (their data and printed numbers imported, not copied).
+  from 7 partitions (their data and printed numbers imported, not copied);
+  the conditional logit's Fishing references of ``validate_choicelogit``
+  (Cameron and Trivedi 2005, Table 15.2; broom's printed ``mlogit`` output),
+  the model fitted from 7 partitions of the wide data.
 * Equality checks (identities, not published numbers): the fit on the
   partitions equals the in-memory fit of the same family to 1e-10 relative
   in every parameter and standard error. The default run uses n = 20,000
@@ -162,6 +165,53 @@ def treatment_on_dask() -> list[Check]:
                             "treatReg.pdf p5-6 (dask)")
 
 
+def choicelogit_on_dask() -> list[Check]:
+    """validate_choicelogit's printed Fishing references (its data, formula and
+    printed numbers imported, not copied): Cameron and Trivedi (2005) Table
+    15.2 and broom's printed ``mlogit`` output, with the conditional logit
+    fitted from 7 dask partitions of the wide data. broom's checks are taken
+    from ``validate_choicelogit.broom_mlogit()`` (their printed strings) and
+    re-evaluated on the dask fit; its fitted utilities (per-case linear
+    predictors) have no dask counterpart and are left out."""
+    import importlib
+
+    from econderiv import ChoiceLogit
+
+    vc = importlib.import_module("validate_choicelogit")
+    fish = datasets.load("fishing")
+    ddf = _dd().from_pandas(fish, npartitions=7)
+    dist = ChoiceLogit.from_formula(vc.FORMULAS["Mixed"], ddf, varying=vc.VARYING).fit(tol=1e-20)
+    saved = dict(vc._FITS)
+    try:
+        vc._FITS.clear()
+        vc._FITS["Mixed"] = dist
+        checks = vc.cameron_trivedi()
+    finally:
+        vc._FITS.clear()
+        vc._FITS.update(saved)
+    for c in checks:
+        c.source = "Cameron-Trivedi T15.2 (dask)"
+    shares = ChoiceLogit.from_formula("mode ~ 1", ddf, varying=vc.VARYING).fit(tol=1e-20)
+    P = dist.probabilities().head(3)      # the first cases, from the first partition
+    values = {"logLik": dist.llf, "AIC": dist.aic,
+              "rho2 (vs constants only)": 1 - dist.llf / shares.llf,
+              "rho20 (vs equal shares)": 1 - dist.llf / (-dist.nobs * np.log(len(vc.ALTS)))}
+    for ref in vc.broom_mlogit():         # its printed strings, with the in-memory fit
+        q = ref.quantity
+        if q.startswith("utility"):
+            continue
+        if q.startswith(("coef ", "se ")):
+            kind, term = q.split(" ", 1)
+            value = (dist.params if kind == "coef" else dist.bse)[term]
+        elif q.startswith("P case "):
+            _, _, i, alt = q.split(" ")
+            value = P.iloc[int(i) - 1][alt]
+        else:
+            value = values[q]
+        checks.append(Check.printed("broom doc: mlogit Fishing (dask)", q, ref.shown, value))
+    return checks
+
+
 # ---------------------------------------------------------------------------
 # Equality with the in-memory fits
 # ---------------------------------------------------------------------------
@@ -241,6 +291,8 @@ GROUPS = [
           "partitions", switching_on_dask),
     Group("sampleSelection treatReg vignette (ML, pp. 5-6) fitted from 7 dask partitions",
           treatment_on_dask),
+    Group("Cameron-Trivedi Table 15.2 and broom's mlogit output (Fishing, conditional "
+          "logit) fitted from 7 dask partitions", choicelogit_on_dask),
     Group("equality, not a published number: dask fits = in-memory fits, n = 20,000, "
           "7 partitions", lambda: _equality(20_000, [7])),
     Group("equality, not a published number: dask fits = in-memory fits, n = 10^6, "
