@@ -18,8 +18,9 @@
   in every parameter and standard error. The default run uses n = 20,000
   rows in 7 partitions; ``--full`` uses n = 10^6 in 2 and 7 partitions
   (about 8 minutes, 3 of them the switching and treatment cases). The
-  partitions are summed on dask's threaded scheduler in this process: the task graph is the one a cluster runs (the unit tests also run
-  it on a LocalCluster of worker processes).
+  partitions are summed on dask's threaded scheduler in this process: the
+  task graph is the one a cluster runs (the unit tests also run it on a
+  LocalCluster of worker processes).
 """
 
 from __future__ import annotations
