@@ -337,8 +337,12 @@ def _case_extent(frame, spec: ChoiceSpec, number: int):
     if s.isna().any():
         raise ValueError(f"partition {number}: the case id {spec.case!r} is missing (NaN) in "
                          f"{int(s.isna().sum())} rows")
+    try:
+        ordered = bool(s.is_monotonic_increasing)
+    except TypeError:  # ids of mixed types: the groupby decides
+        ordered = False
     return {"number": number, "n": len(ids), "first": ids[0], "last": ids[-1],
-            "sorted": bool(s.is_monotonic_increasing)}
+            "sorted": ordered}
 
 
 def _case_table(frame, spec: ChoiceSpec, number: int, dtype):

@@ -157,6 +157,10 @@ def test_robust_covariances_equal_in_memory(cov_type, long_df):
     check_equal(dist, mem)
     if cov_type == "cluster":
         assert dist.n_groups == mem.n_groups == 13
+        with pytest.raises(ValueError, match=r"partition \d: the cluster column 'time' must "
+                                             r"be constant within a case; it varies within "
+                                             r"case \d+"):
+            dist.model.fit(cov_type="cluster", cov_kwds={"groups": "time"})
 
 
 @pytest.mark.parametrize("key, col", [("freq_weights", "w"), ("prob_weights", "pw"),
