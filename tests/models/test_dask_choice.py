@@ -6,8 +6,8 @@ undeclared alternative, NaN and empty partitions are errors naming the
 partition, the case or the column.
 
 The partitions are summed on dask's synchronous scheduler (the task graph a
-cluster runs); one test runs it on a LocalCluster of two worker processes
-(the partition specification is pickled to the workers).
+cluster runs); one test runs it on a LocalCluster with a worker process
+(the partition specification is pickled to the worker).
 """
 
 import numpy as np
@@ -331,7 +331,7 @@ def test_partition_spec_pickles_and_rebuilds_the_design(long_df):
 def test_local_cluster_of_processes(long_df, long_mem):
     distributed = pytest.importorskip("distributed")
     with dask.config.set(scheduler=None), distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
+            n_workers=1, threads_per_worker=2, processes=True, dashboard_address=":0",
             silence_logs=50) as cluster, distributed.Client(cluster):
         dist = ChoiceLogit.from_formula(FORMULA, by_case(long_df, 7), case="case",
                                         alternative="alt").fit(cov_type="cluster",
