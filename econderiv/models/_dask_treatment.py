@@ -30,8 +30,10 @@ iteration (:class:`~econderiv.models._dask._DaskLikelihood`). The rest:
   again);
 * ``treatment_effects()`` (ATE, ATT/ATET, ...): averages over rows, summed
   on the partitions with their delta-method Jacobians; ``predict()`` on the
-  estimation data returns a dask Series. ``get_margeff()`` needs per-row
-  designs on the driver and raises saying so.
+  estimation data returns a dask Series; ``get_margeff()`` (``at="overall"``)
+  averages the in-memory effects over the partitions, its central-difference
+  Jacobian evaluated at all of statsmodels' step points in one pass
+  (:func:`dask_index_margins`).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ import pandas as pd
 from econderiv.models._dask import (
     DaskBackend,
     Partition,
+    _apply,
     _DaskLikelihood,
     _OnWorkers,
     _template_data,
@@ -72,13 +75,6 @@ def _family_module(cls):
         if c.__name__ in ("SwitchingRegression", "EndogenousTreatment"):
             return sys.modules[c.__module__]
     raise NotImplementedError(f"no dask adapter for {cls.__name__}")
-
-
-def _no_margeff(self, *args, **kwargs):
-    raise NotImplementedError(
-        "get_margeff on dask input is not available: its averages and numerical Jacobian "
-        "need every row's designs on the driver. Use treatment_effects() (summed on the "
-        "partitions), predict() (a dask Series), or fit the in-memory model on a sample.")
 
 
 def _twostep_request(model, cov_type, cov_kwds):
@@ -136,6 +132,143 @@ def twostep_robust_cov(model, moments, params, cov_type, cov_kwds):
         None, None, None, model.weight_type, cov_type, cov_kwds, float(model.nobs), k,
         bread=-np.linalg.inv(J), meat=lambda codes: meat, cluster_meat=cluster)
     return cov, desc, n_groups
+
+
+# ---------------------------------------------------------------------------
+# Average marginal effects (the distributed twin of _inference.index_margins)
+# ---------------------------------------------------------------------------
+
+def _describe_designs(designs, uses):
+    """Per design: rows, column min and max, and whether each column is 0/1."""
+    out = [np.array(float(len(designs[0])))]
+    for x, used in zip(designs, uses):
+        if not used or len(x) == 0:
+            k = x.shape[1]
+            out += [np.full(k, np.inf), np.full(k, -np.inf), np.zeros(k)]
+            continue
+        out += [x.min(axis=0), x.max(axis=0), (~np.isin(x, (0.0, 1.0))).sum(axis=0)]
+    return out
+
+
+def _margin_sums(designs, w, predict_fn, which, points, spec):
+    """Weighted sums over the rows of each effect at each parameter point
+    (``points``: ``[(betas, struct), ...]``; ``spec``: ``[(columns per design,
+    dummy), ...]``), and the sum of the weights."""
+    n = len(designs[0])
+    out = np.zeros((len(points), len(spec)))
+
+    def total(v):
+        v = np.broadcast_to(v, (n,))
+        return v.sum() if w is None else w @ v
+
+    for i, (betas, struct) in enumerate(points):
+        _, derivs = predict_fn(which, struct, designs, True)
+        for k, (cols, dummy) in enumerate(spec):
+            if dummy:
+                hi = [x.copy() for x in designs]
+                lo = [x.copy() for x in designs]
+                for e, j in enumerate(cols):
+                    if j is not None:
+                        hi[e][:, j], lo[e][:, j] = 1.0, 0.0
+                out[i, k] = total(predict_fn(which, struct, hi, False)
+                                  - predict_fn(which, struct, lo, False))
+                continue
+            eff = 0.0
+            for e, j in enumerate(cols):
+                if j is not None:
+                    eff = eff + derivs[e] * betas[e][j]
+            out[i, k] = total(eff)
+    return out, np.array(float(n if w is None else w.sum()))
+
+
+def dask_index_margins(results, run, names, uses, structural, index_params, which, at,
+                       dummy, description, variables, default_variables=None):
+    """Average marginal effects summed over the partitions, as
+    :func:`econderiv.models._inference.index_margins` with ``at="overall"``
+    (the same terms, the same discrete changes, the same central-difference
+    Jacobian: the parameter points statsmodels' ``approx_fprime`` visits are
+    recorded first and evaluated in one pass).
+
+    ``run(kind, *args)`` sums a partition function over the partitions:
+    ``kind="describe"`` gives :func:`_describe_designs`' sums (min and max
+    combined), ``kind="sums"`` :func:`_margin_sums` at the points.
+    ``default_variables(where, describe)`` picks the reported terms when
+    ``variables`` is None (default: every term)."""
+    from statsmodels.tools.numdiff import approx_fprime
+
+    from econderiv.models import _inference
+
+    if at != "overall":
+        raise NotImplementedError("on dask input get_margeff averages over the rows "
+                                  "(at='overall'); at='mean' is not available")
+    n_eq = len(names)
+    desc = run("describe")
+    n_used = int(desc[0])
+    where: dict = {}
+    stats = []
+    for e in range(n_eq):
+        lo, hi, nonbinary = desc[1 + 3 * e:4 + 3 * e]
+        stats.append((lo, hi, nonbinary))
+        if not uses[e]:
+            continue
+        const = constant_from_range(lo, hi) if n_used else np.zeros(len(lo), bool)
+        for j, nm in enumerate(names[e]):
+            if not const[j]:
+                where.setdefault(nm, [None] * n_eq)[e] = j
+    if not where:
+        raise ValueError("the model has no regressors other than constants")
+    report = list(where)
+    if variables is not None:
+        variables = [variables] if isinstance(variables, str) else list(variables)
+        unknown = [v for v in variables if v not in where]
+        if unknown:
+            raise ValueError(f"no marginal effect for {unknown}: the target {which!r} "
+                             f"depends on {report}")
+        report = variables
+    elif default_variables is not None:
+        report = default_variables(where, stats)
+    spec = []
+    for v in report:
+        e = next(i for i, j in enumerate(where[v]) if j is not None)
+        spec.append((where[v], bool(dummy) and stats[e][2][where[v][e]] == 0))
+    params = np.asarray(results.params, dtype=float)
+    visited = []
+
+    def record(p):
+        visited.append(np.array(p, dtype=float))
+        return np.zeros(len(report))
+
+    approx_fprime(params, record, centered=True)
+    points = [(index_params(p), structural(p)) for p in visited]
+    sums, total_w = run("sums", points, spec)
+    averages = sums / float(total_w)
+    lookup = {p.tobytes(): averages[i] for i, p in enumerate(visited)}
+    jac = np.atleast_2d(approx_fprime(params, lambda p: lookup[np.asarray(p).tobytes()],
+                                      centered=True))
+    return _inference.MarginalEffects(report, averages[0], jac, results.cov_params(), which,
+                                      at, description, [v for v, (_, d) in zip(report, spec)
+                                                        if d], None, n_used)
+
+
+def _reduce_describe(parts, n_eq):
+    """The describe pass's per-partition results combined: rows added, minima
+    and maxima taken, counts of non-0/1 values (and any extra items) added."""
+    parts = [p for p in parts if p is not None]
+    out = [sum(p[0] for p in parts)]
+    for e in range(n_eq):
+        i = 1 + 3 * e
+        out += [np.min([p[i] for p in parts], axis=0), np.max([p[i + 1] for p in parts], axis=0),
+                sum(p[i + 2] for p in parts)]
+    for i in range(1 + 3 * n_eq, len(parts[0])):
+        out.append(sum(p[i] for p in parts))
+    return out
+
+
+def _gather(leaves):
+    """Compute small per-partition results (a few ``k``-vectors each)."""
+    import dask
+
+    return list(dask.compute(*leaves))
 
 
 # ===========================================================================
@@ -287,6 +420,38 @@ def _switching_effect_sums(part: Partition, gamma, b0, b1, L0, L1):
     return tuple(out)
 
 
+def _switching_margin_designs(part: Partition, uses):
+    """``[Z, X0, X1]`` over the rows where the used designs are finite, and
+    their weights (as the in-memory ``get_margeff``)."""
+    (X0, X1, Z, _) = part.Xs
+    designs = [Z, X0, X1]
+    rows = np.ones(len(Z), bool)
+    for used, X in zip(uses, designs):
+        if used:
+            rows &= np.isfinite(X).all(axis=1)
+    return [X[rows] for X in designs], None if part.w is None else part.w[rows]
+
+
+def _switching_margin_predict(which, struct, ds, grad):
+    from econderiv.models._switching_kernels import prediction
+
+    g, b0, b1, L0, L1 = struct
+    Z, X0, X1 = ds
+    if not grad:
+        return prediction(which, X0, X1, Z, g, b0, b1, L0, L1)
+    val, (dw, dx0, dx1), _ = prediction(which, X0, X1, Z, g, b0, b1, L0, L1, grad=True)
+    return val, [dw, dx0, dx1]
+
+
+def _switching_describe(part: Partition, uses):
+    return tuple(_describe_designs(_switching_margin_designs(part, uses)[0], uses))
+
+
+def _switching_margins(part: Partition, uses, which, points, spec):
+    designs, w = _switching_margin_designs(part, uses)
+    return _margin_sums(designs, w, _switching_margin_predict, which, points, spec)
+
+
 class _DaskSwitching(_DaskLikelihood):
     """Distributed hooks of the switching regression."""
 
@@ -361,9 +526,42 @@ class _DaskSwitching(_DaskLikelihood):
 
 class _DaskSwitchingResults:
     """Switching regression results on dask: predictions as dask Series,
-    treatment effects summed over the partitions."""
+    treatment effects and average marginal effects summed over the partitions."""
 
-    get_margeff = _no_margeff
+    def get_margeff(self, which: str = "y1_s1", at: str = "overall", dummy: bool = False,
+                    variables=None):
+        """As in memory (``at="overall"``): average marginal effects on a
+        prediction, weighted as the fit, summed over the partitions."""
+        from dask import delayed
+
+        m = self.model
+        family = _family_module(type(m))
+        if which not in family._MARGINS:
+            raise ValueError(f"which must be one of {family._MARGINS}, got {which!r}")
+        uses = [e in family._NEEDS[which] for e in (2, 0, 1)]  # designs: z, x0, x1
+        backend = m._backend
+
+        def run(kind, *args):
+            if kind == "describe":
+                leaves = [delayed(_apply, pure=False)(_switching_describe, p, (uses,))
+                          for p in backend.parts]
+                backend.passes += 1
+                return _reduce_describe(_gather(leaves), 3)
+            return backend.map_sum(_switching_margins, uses, which, *args)
+
+        def structural(p):
+            g, b0, b1, L0, L1, _ = self._structural(p)
+            return (g, b0, b1, L0, L1)
+
+        y0, y1, s = m.endog0_name, m.endog1_name, m.endog_select_name
+        desc = {"y1_s1": f"E[{y1} | {s} = 1]", "y1_s0": f"E[{y1} | {s} = 0]",
+                "y0_s0": f"E[{y0} | {s} = 0]", "y0_s1": f"E[{y0} | {s} = 1]",
+                "xb0": f"E[{y0}]", "xb1": f"E[{y1}]", "psel": f"P({s} = 1)",
+                "te": f"E[{y1} - {y0}]", "tt": f"E[{y1} - {y0} | {s} = 1]",
+                "tu": f"E[{y1} - {y0} | {s} = 0]"}[which]
+        return dask_index_margins(
+            self, run, [m.exog_select_names, m.exog0_names, m.exog1_names], uses, structural,
+            lambda p: list(structural(p)[:3]), which, at, dummy, desc, variables)
 
     def predict(self, exog=None, which: str = "y1_s1", transform: bool = True, *,
                 exog0=None, exog1=None, exog_select=None):
@@ -650,6 +848,53 @@ def _or_empty(series, which):
     return _empty_prediction(which) if series is None else series
 
 
+def _treatment_margin_designs(frame, part: Partition, ctx, which):
+    """The designs of the in-memory ``get_margeff``: ``[X (at the observed,
+    1 or 0 treatment; Z for "psel"), Z, q]``, and ``(X(1), X(0))`` when built."""
+    (_, d), (X, Z) = part.ys, part.Xs
+    potential = None
+    if which in ("yctrt", "ycntrt"):
+        potential = _potential_designs(frame, part, ctx)
+        X = potential[0] if which == "yctrt" else potential[1]
+    elif which == "psel":
+        X = Z
+    return [X, Z, (2.0 * d - 1.0)[:, None]], potential
+
+
+def _treatment_margin_predict(which, struct, ds, grad):
+    """The in-memory ``get_margeff``'s prediction and its index derivatives."""
+    from scipy import stats
+
+    from econderiv.special import mills_ratio, mills_ratio_deriv
+
+    gamma, beta, L = struct
+    xb = ds[0] @ (gamma if which == "psel" else beta)
+    w = ds[1] @ gamma
+    if which == "xb":
+        val, dx, dw = xb, np.ones_like(xb), np.zeros_like(xb)
+    elif which == "psel":
+        val, dx, dw = stats.norm.cdf(w), np.zeros_like(w), stats.norm.pdf(w)
+    else:
+        sign = {"yctrt": np.ones_like(w), "ycntrt": -np.ones_like(w)}.get(which, ds[2][:, 0])
+        lam = sign * mills_ratio(sign * w)
+        val = xb + L * lam
+        dx, dw = np.ones_like(xb), L * mills_ratio_deriv(sign * w, 1)
+    return (val, [dx, dw, np.zeros_like(w)]) if grad else val
+
+
+def _treatment_describe(frame, part: Partition, ctx, which, uses):
+    designs, potential = _treatment_margin_designs(frame, part, ctx, which)
+    if potential is None:
+        potential = _potential_designs(frame, part, ctx)
+    moves = (potential[0] != potential[1]).sum(axis=0).astype(float)
+    return tuple(_describe_designs(designs, uses)) + (moves,)
+
+
+def _treatment_margins(frame, part: Partition, ctx, which, points, spec):
+    designs, _ = _treatment_margin_designs(frame, part, ctx, which)
+    return _margin_sums(designs, part.w, _treatment_margin_predict, which, points, spec)
+
+
 class _DaskTreatment(_DaskLikelihood):
     """Distributed hooks of the endogenous treatment model."""
 
@@ -734,10 +979,59 @@ class _DaskTreatment(_DaskLikelihood):
 
 
 class _DaskTreatmentResults:
-    """Endogenous treatment results on dask: treatment effects summed over the
-    partitions, predictions as dask Series."""
+    """Endogenous treatment results on dask: treatment effects and average
+    marginal effects summed over the partitions, predictions as dask Series."""
 
-    get_margeff = _no_margeff
+    def get_margeff(self, which: str = "yctrt", at: str = "overall", dummy: bool = False,
+                    variables=None):
+        """As in memory (``at="overall"``): average marginal effects of the
+        regressors other than the treatment, summed over the partitions."""
+        m = self.model
+        family = _family_module(type(m))
+        if which not in family._MARGINS:
+            raise ValueError(f"which must be one of {family._MARGINS}, got {which!r}")
+        xnames, znames = list(m.exog_names), list(m.exog_treatment_names)
+        names = [znames if which == "psel" else xnames, znames, ["_q"]]
+        uses = {"xb": [True, False, False], "psel": [False, True, False]}.get(
+            which, [True, True, False])
+
+        moved = []  # rows where each outcome column differs between X(1) and X(0)
+
+        def run(kind, *args):
+            if kind == "describe":
+                out = _reduce_describe(
+                    _gather(m._map_frames(_treatment_describe, (which, uses))), 3)
+                moved.append(out[-1])
+                return out
+            return tree_sum(m._map_frames(_treatment_margins, (which,) + args)).compute()
+
+        def default_variables(where, stats):
+            # every non-constant term but the treatment and its interactions
+            moves = {xnames[j] for j in np.flatnonzero(moved[0] > 0)}
+            out = []
+            for e in (0, 1):
+                if uses[e]:
+                    lo, hi, _ = stats[e]
+                    out += [n for j, n in enumerate(names[e]) if lo[j] != hi[j]
+                            and n not in moves and n not in out]
+            return out
+
+        def structural(p):
+            gamma, beta, L, _ = self._structural(p)
+            return (gamma, beta, L)
+
+        def index_params(p):
+            gamma, beta, _ = structural(p)
+            return [gamma if which == "psel" else beta, gamma, np.zeros(1)]
+
+        y, dn = m.endog_name, m.endog_treatment_name
+        desc = {"xb": f"x'beta ({y})", "ycond": f"E[{y} | {dn}]",
+                "yctrt": f"E[{y} | {dn} = 1]", "ycntrt": f"E[{y} | {dn} = 0]",
+                "psel": f"P({dn} = 1)"}[which]
+        out = dask_index_margins(self, run, names, uses, structural, index_params,
+                                 which, at, dummy, desc, variables, default_variables)
+        m._backend.passes += 2
+        return out
 
     @property
     def wald_outcome(self):

@@ -41,6 +41,7 @@ def frame(n=800, seed=0):
     df["y1"] = np.where(df.s == 1, df.y, np.nan)
     df["d"] = df["s"]
     df["db"] = df["s"] == 1
+    df["b"] = (df.x2 > 0).astype(float)
     df["yt"] = 1 + df.x1 + 1.5 * df.d - 0.5 * df.d * df.x2 + 0.7 * u + 0.7 * rng.normal(size=n)
     return df
 
@@ -172,8 +173,9 @@ def test_robust_covariances_equal_in_memory(family, cov_type, df):
 def test_switching_effects_and_predictions(df):
     cls, formula, kw = SWITCHING
     mem_model, model = both(cls, formula, kw, df, 7)
-    for how in ("fit", "fit_twostep"):
-        mem, dist = getattr(mem_model, how)(), getattr(model, how)()
+    fits = {}
+    for how in ("fit_twostep", "fit"):
+        mem, dist = fits[how] = getattr(mem_model, how)(), getattr(model, how)()
         a, b = mem.treatment_effects(), dist.treatment_effects()
         assert list(b.index) == list(a.index) == ["ATE", "ATT", "ATU", "E[y0]", "E[y1]"]
         assert rel(b.iloc[:, :2], a.iloc[:, :2]) < RTOL and list(b["n"]) == list(a["n"])
@@ -184,11 +186,19 @@ def test_switching_effects_and_predictions(df):
     # new pandas data go through the formulas in memory
     new = df.iloc[:50]
     assert rel(dist.predict(new, which="y1_s0"), mem.predict(new, which="y1_s0")) < 1e-9
-    with pytest.raises(NotImplementedError, match="get_margeff on dask input"):
-        dist.get_margeff()
+    mem, dist = fits["fit"]
+    a, b = mem.get_margeff("tt"), dist.get_margeff("tt")
+    assert list(b.summary_frame().index) == list(a.summary_frame().index)
+    assert rel(b.margeff, a.margeff) < RTOL
+    # both Jacobians are central differences (statsmodels' steps, ~3e-7 for
+    # parameters below 0.1): sums added in another order differ by ~1e-16
+    # relative, which those steps turn into ~1e-10 in the standard errors
+    assert rel(b.margeff_se, a.margeff_se) < 1e-8
+    with pytest.raises(NotImplementedError, match="at='overall'"):
+        dist.get_margeff(at="mean")
 
 
-@pytest.mark.parametrize("formula", ["yt ~ x1 + d", "yt ~ x1 + x2 + d + d:x2"])
+@pytest.mark.parametrize("formula", ["yt ~ x1 + d", "yt ~ x1 + x2 + b + d + d:x2"])
 def test_treatment_effects_and_predictions(formula, df):
     # with an interaction the potential outcomes are rebuilt through the formula
     cls, _, kw = TREATMENT
@@ -204,6 +214,13 @@ def test_treatment_effects_and_predictions(formula, df):
         pred = dist.predict(which=which).compute().to_numpy()
         assert rel(pred, mem.predict(which=which).to_numpy()) < 1e-9
     assert rel(dist.wald_outcome.statistic, mem.wald_outcome.statistic) < 1e-9
+    for which in ("yctrt", "ycond"):
+        dummy = which == "yctrt" and "b" in formula  # b is 0/1: a discrete change
+        a, b = mem.get_margeff(which, dummy=dummy), dist.get_margeff(which, dummy=dummy)
+        assert list(b.summary_frame().index) == list(a.summary_frame().index)
+        assert b.dummies == a.dummies == (["b"] if dummy else [])
+        assert rel(b.margeff, a.margeff) < RTOL
+        assert rel(b.margeff_se, a.margeff_se) < 1e-8  # central differences (see above)
 
 
 @pytest.mark.parametrize("formula, tcol_name", [("yt ~ x1", "d"), ("yt ~ x1 + db", "db[T.True]")])
