@@ -27,8 +27,8 @@ with a dask groupby (a cluster id must be constant within a case).
 
 Predictions: choice probabilities as a dask DataFrame (one row per case);
 predicted shares and elasticities are averages over the cases, summed on the
-partitions. The Hausman-McFadden test (a refit without an alternative) is
-not available on dask input.
+partitions. The Hausman-McFadden test refits on the partitions' case arrays
+without the dropped alternative (transformed on the workers).
 """
 
 from __future__ import annotations
@@ -540,6 +540,23 @@ def _elasticity_sums(part: ChoicePartition, params, attr):
     return out
 
 
+def _without_alternative(part: ChoicePartition, j: int) -> ChoicePartition:
+    """The partition without alternative ``j``: cases that chose it dropped,
+    cases left with fewer than two alternatives dropped (as in memory). Its
+    rows are not mapped back to the input rows (no cluster column)."""
+    keep = np.flatnonzero(part.y != j)
+    others = [k for k in range(part.avail.shape[1]) if k != j]
+    avail = part.avail[keep][:, others]
+    keep = keep[avail.sum(axis=1) >= 2]
+    y = part.y[keep]
+    empty = np.zeros(0, np.int64)
+    return ChoicePartition(part.number, part.X[keep][:, others], part.Z[keep],
+                           part.avail[keep][:, others], y - (y > j),
+                           None if part.w is None else part.w[keep], part.case_labels[keep],
+                           empty, empty, part.n_input, int(part.avail[keep][:, others].sum()),
+                           0, 0, part.base - int(part.base > j), part.block_rows)
+
+
 def _attribute_sums(part: ChoicePartition):
     return part.X.sum(axis=0), part.avail.sum(axis=0), part.Z.sum(axis=0), np.array(part.n)
 
@@ -563,7 +580,8 @@ class _DaskChoiceLogit(_DaskLikelihood):
     """Distributed hooks of the conditional logit: every sum over cases on the
     partitions (log-likelihood and score for Böhning's phase; with the
     Hessian for Newton's), the bound summed once, covariances and
-    predictions on the workers."""
+    predictions on the workers; the IIA test's restricted model from the
+    partitions' case arrays."""
 
     _backend: ChoiceBackend = None
 
@@ -670,9 +688,23 @@ class _DaskChoiceLogit(_DaskLikelihood):
         return super().probabilities(params, data)
 
     def _drop_alternative(self, alt):
-        raise NotImplementedError("iia_test refits the model without an alternative, which "
-                                  "is not available for dask input; fit the in-memory model "
-                                  "(on a sample if the data are too large)")
+        """The model on the choice sets without ``alt`` (cases that chose it
+        dropped), for the IIA test: the partitions' case arrays transformed on
+        the workers, then the summary pass of a new model (as in memory)."""
+        from dask import delayed
+
+        j = self.alternatives.index(alt)
+        b = self._backend
+        spec = replace(b.spec, alternatives=[a for a in b.spec.alternatives if a != alt],
+                       base=b.spec.base - int(b.spec.base > j), _infos=None)
+        sub = ChoiceBackend.__new__(ChoiceBackend)
+        sub.__dict__.update(ddf=b.ddf, spec=spec, frames=b.frames, persist=b.persist,
+                            npartitions=b.npartitions, passes=0, pass_log=[],
+                            parts=[delayed(_without_alternative, pure=True)(p, j)
+                                   for p in b.parts])
+        stats = _summarize(sub, len(spec.alternatives))
+        return _build_model(self._family_class, sub, spec, stats, self.asc, spec.weights,
+                            self.weight_type, self.formula)
 
 
 class _DaskChoiceLogitResults:
@@ -966,6 +998,7 @@ def _build_model(cls, backend, spec: ChoiceSpec, stats, asc, weights, weight_kin
     m._formula_frame_long = None
     m._results_class = dask_class(_results_class_of(cls), _DaskChoiceLogitResults)
     m._chosen_counts = stats["chosen"]
+    m._family_class = cls
     return m
 
 

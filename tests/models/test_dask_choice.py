@@ -223,8 +223,9 @@ def test_predictions_shares_and_elasticities(long_df, long_mem):
     refn = long_mem.probabilities(new).loc[Pn.index].to_numpy()
     ok = ~np.isnan(refn)
     assert rel(Pn.to_numpy()[ok], refn[ok]) < RTOL
-    with pytest.raises(NotImplementedError, match="iia_test .* dask"):
-        dist.iia_test("walk")
+    iia, iia_mem = dist.iia_test("walk"), long_mem.iia_test("walk")
+    assert iia.df == iia_mem.df and abs(iia.statistic - iia_mem.statistic) < RTOL * max(
+        1.0, iia_mem.statistic)
     with pytest.raises(NotImplementedError, match="on the workers"):
         np.asarray(model._X)
 
