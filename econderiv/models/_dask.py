@@ -1253,6 +1253,177 @@ class _DaskHeckmanResults:
             which, at, desc, [], decomposition=decomposition, n_used=int(n_used))
 
 
+# ---- average marginal effects of the bivariate-index families ---------------------
+
+def _index_effects(designs, w, kind, slices, where, param_sets):
+    """``(sum of weights, S)``: ``S[r, v]`` the (weighted) sum over the rows of
+    ``designs`` of ``dP/dv = sum_e dP/dxb_e beta_e[where[v][e]]`` at
+    ``param_sets[r]``, with ``P`` = :func:`bivariate_prediction` ``(kind,
+    X_0 b_0, X_1 b_1, tanh(p[-1]))`` and ``b_e = p[slices[e]]``."""
+    from econderiv.models._bvprobit_kernels import bivariate_prediction
+
+    out = np.zeros((len(param_sets), len(where)))
+    for r, p in enumerate(param_sets):
+        betas = [p[a:b] for a, b in slices]
+        _, d0, d1 = bivariate_prediction(kind, designs[0] @ betas[0], designs[1] @ betas[1],
+                                         float(np.tanh(p[-1])), True)
+        derivs = (np.broadcast_to(d0, (len(designs[0]),)),
+                  np.broadcast_to(d1, (len(designs[0]),)))
+        for i, cols in enumerate(where):
+            eff = sum(derivs[e] * betas[e][j] for e, j in enumerate(cols) if j is not None)
+            out[r, i] = eff.sum() if w is None else w @ eff
+    return (len(designs[0]) if w is None else w.sum()), out
+
+
+def _margin_rows(part: Partition, selected_eq):
+    """The partition's designs and weights over the rows whose regressors are
+    all finite (and, with ``selected_eq``, where that equation's outcome is 1)."""
+    rows = np.ones(part.n, dtype=bool)
+    for X in part.Xs:
+        rows &= np.isfinite(X).all(axis=1)
+    if selected_eq is not None:
+        rows &= part.ys[selected_eq] == 1
+    return [X[rows] for X in part.Xs], None if part.w is None else part.w[rows]
+
+
+def _index_margin_sums(part: Partition, kind, slices, where, param_sets, selected_eq):
+    designs, w = _margin_rows(part, selected_eq)
+    total, sums = _index_effects(designs, w, kind, slices, where, param_sets)
+    return np.array(float(total)), sums, np.array(float(len(designs[0])))
+
+
+def _design_sums(part: Partition, selected_eq):
+    designs, w = _margin_rows(part, selected_eq)
+    return (np.array(float(len(designs[0]) if w is None else w.sum())),
+            *[(X.sum(axis=0) if w is None else w @ X) for X in designs])
+
+
+def index_margins(model, params, cov, kind, which, at, dummy, variables, description,
+                  slices, constants, uses, selected_eq=None):
+    """:func:`econderiv.models._inference.index_margins` for a dask model
+    (continuous effects, ``at="overall"`` or ``"mean"``).
+
+    The delta-method Jacobian is statsmodels' central difference of the
+    average effect (the in-memory steps), and every perturbed parameter
+    vector is evaluated in the same pass: one pass over the data gives the
+    effects and their Jacobian (``at="mean"``: one pass for the means).
+    """
+    from statsmodels.tools.numdiff import _get_epsilon
+
+    from econderiv.models import _inference
+
+    if at not in ("overall", "mean"):
+        raise ValueError(f"at must be 'overall' or 'mean', got {at!r}")
+    if dummy:
+        raise NotImplementedError("dummy=True (discrete changes) is not available on dask "
+                                  "input: the effects are derivatives averaged over the rows")
+    names = model._eq_exog_names
+    where: dict = {}
+    for e, (nm, const) in enumerate(zip(names, constants)):
+        if uses[e]:
+            for j, n in enumerate(nm):
+                if not const[j]:
+                    where.setdefault(n, [None, None])[e] = j
+    if not where:
+        raise ValueError("the model has no regressors other than constants")
+    report = list(where)
+    if variables is not None:
+        variables = [variables] if isinstance(variables, str) else list(variables)
+        unknown = [v for v in variables if v not in where]
+        if unknown:
+            raise ValueError(f"no marginal effect for {unknown}: the target {which!r} "
+                             f"depends on {report}")
+        report = variables
+    cols = [where[v] for v in report]
+    x = np.asarray(params, dtype=float)
+    h = _get_epsilon(x, 3, None, len(x)) / 2.0
+    sets = [x] + [x + h[i] * np.eye(len(x))[i] for i in range(len(x))] \
+        + [x - h[i] * np.eye(len(x))[i] for i in range(len(x))]
+    backend = model._backend
+    if at == "overall":
+        total, sums, n_used = backend.map_sum(_index_margin_sums, kind, slices, cols, sets,
+                                              selected_eq)
+        f = sums / float(total)
+    else:
+        total, *sums = backend.map_sum(_design_sums, selected_eq)
+        means = [np.atleast_2d(sm / float(total)) for sm in sums]
+        n_used = np.nan
+        f = _index_effects(means, None, kind, slices, cols, sets)[1]
+    k = len(x)
+    jac = ((f[1:k + 1] - f[k + 1:]) / (2 * h[:, None])).T
+    return _inference.MarginalEffects(report, f[0], jac, cov, which, at, description, [],
+                                      None, int(n_used) if np.isfinite(n_used) else 1)
+
+
+class _DaskHeckProbitResults:
+    """HeckProbit results on dask: predictions as dask Series, average
+    marginal effects summed over the partitions."""
+
+    def predict(self, exog=None, exog_select=None, which: str = "pmargin"):
+        """As in memory; with no new data (or a dask DataFrame) a dask Series
+        computed partition by partition."""
+        if exog is None and exog_select is None:
+            return self.model.predict_dask(np.asarray(self.params), which)
+        if is_dask(exog):
+            return self.model.predict_dask(np.asarray(self.params), which, data=exog)
+        return super().predict(exog, exog_select, which)
+
+    def get_margeff(self, which: str = "pmargin", at: str = "overall", dummy: bool = False,
+                    variables=None, sample: str = "all"):
+        """As in memory (:meth:`HeckProbitResults.get_margeff`), summed over the
+        partitions; ``dummy=True`` needs the rows."""
+        kinds = {"pmargin": "pmarg1", "p11": "p11", "p10": "p10", "p01": "p01", "p00": "p00",
+                 "psel": "pmarg2", "pcond": "pcond1"}
+        if sample not in ("all", "selected"):
+            raise ValueError(f"sample must be 'all' or 'selected', got {sample!r}")
+        if which not in kinds:
+            raise ValueError(f"which must be one of {list(kinds)}, got {which!r}")
+        m = self.model
+        kz, kx = m.k_select, m.k_outcome
+        y, s = m.endog_name, m.endog_select_name
+        labels = {"pmargin": f"P({y}=1)", "pcond": f"P({y}=1 | {s}=1)", "psel": f"P({s}=1)",
+                  "p11": f"P({y}=1, {s}=1)", "p10": f"P({y}=1, {s}=0)",
+                  "p01": f"P({y}=0, {s}=1)", "p00": f"P({y}=0, {s}=0)"}
+        # the partitions hold (outcome, selection) designs; params are (selection, outcome)
+        return index_margins(m, self.params, self.cov_params(), kinds[which], which, at, dummy,
+                             variables, labels[which], [(kz, kz + kx), (0, kz)],
+                             [m._outcome_constant, m._select_constant_range],
+                             (which != "psel", which != "pmargin"),
+                             1 if sample == "selected" else None)
+
+
+class _DaskBivariateProbitResults:
+    """BivariateProbit results on dask: predictions as dask Series, average
+    marginal effects summed over the partitions."""
+
+    def predict(self, exog=None, which: str = "p11"):
+        """As in memory; with no new data (or a dask DataFrame) a dask Series
+        computed partition by partition."""
+        if exog is None:
+            return self.model.predict_dask(np.asarray(self.params), which)
+        if is_dask(exog):
+            return self.model.predict_dask(np.asarray(self.params), which, data=exog)
+        return super().predict(exog, which)
+
+    def get_margeff(self, which: str = "p11", at: str = "overall", dummy: bool = False,
+                    variables=None):
+        """As in memory (:meth:`BivariateProbitResults.get_margeff`), summed
+        over the partitions; ``dummy=True`` needs the rows."""
+        kinds = ("p11", "p10", "p01", "p00", "pmarg1", "pmarg2", "pcond1", "pcond2", "xb1",
+                 "xb2")
+        if which not in kinds:
+            raise ValueError(f"which must be one of {kinds}, got {which!r}")
+        m = self.model
+        y1, y2 = m._eq_names
+        labels = {"p11": f"P({y1}=1, {y2}=1)", "pmarg1": f"P({y1}=1)",
+                  "pmarg2": f"P({y2}=1)", "pcond1": f"P({y1}=1 | {y2}=1)",
+                  "pcond2": f"P({y2}=1 | {y1}=1)"}
+        return index_margins(m, self.params, self.cov_params(), which, which, at, dummy,
+                             variables, labels.get(which, which),
+                             [(0, m.k1), (m.k1, m.k1 + m.k2)], m._eq_constants,
+                             (which not in ("pmarg2", "xb2"), which not in ("pmarg1", "xb1")))
+
+
 class _DaskHeckProbit(_DaskSelection):
 
     def _restricted_fits(self):
@@ -1382,6 +1553,7 @@ def _selection_model(cls, mixin, formula, selection, ddf, missing, binary_outcom
         m.df_model = float(kx - int(np.any(x_const)))
         m._twostep_cache = None
     else:
+        m._results_class = dask_class(cls._results_class, _DaskHeckProbitResults)
         if not any(nm not in ey.xnames for nm in es.xnames):
             warnings.warn(
                 "every selection regressor is also an outcome regressor: rho is identified "
@@ -1434,8 +1606,10 @@ def _biprobit_model(cls, formulas, ddf, missing, persist, weights, weight_kind):
     m.n_dropped, m._kept, m.row_labels = stats["n_dropped"], None, None
     m._rho_index = m.k_params - 1
     (s1, s2) = stats["eqs"]
-    m.k_constant = int(constant_from_range(s1["min"], s1["max"]).sum()
-                       + constant_from_range(s2["min"], s2["max"]).sum())
+    m._eq_constants = [constant_from_range(s1["min"], s1["max"]),
+                       constant_from_range(s2["min"], s2["max"])]
+    m.k_constant = int(sum(c.sum() for c in m._eq_constants))
+    m._results_class = dask_class(cls._results_class, _DaskBivariateProbitResults)
     m.df_model = float(m.k1 + m.k2 - m.k_constant)
     m.df_resid = m.nobs - m.k_params
     m._design_infos = list(spec.rhs_infos)

@@ -274,6 +274,33 @@ def test_model_predict_dask(family, which, sel_df, synchronous):
     assert rel(pred[ok], ref[ok]) < RTOL
 
 
+@pytest.mark.parametrize("family, whiches", [("HeckProbit", ("pmargin", "pcond", "psel")),
+                                             ("BivariateProbit", ("p11", "pmarg2", "pcond1"))])
+def test_bivariate_index_margins_and_predict(family, whiches, sel_df, synchronous):
+    # the effects agree to rounding; their standard errors come from a central
+    # difference Jacobian (statsmodels' steps, ~6e-6 relative) that amplifies
+    # the rounding of sums taken in another order by 1/step: hence 1e-8
+    cls, formula, kw = FAMILIES[family]
+    mem, dist, _ = fit_pair(cls, formula, kw, sel_df, 7)
+    for which in whiches:
+        for at in ("overall", "mean"):
+            a, b = mem.get_margeff(which=which, at=at), dist.get_margeff(which=which, at=at)
+            assert list(b.summary_frame().index) == list(a.summary_frame().index)
+            assert rel(b.margeff, a.margeff) < RTOL
+            assert rel(b.margeff_se, a.margeff_se) < 1e-8
+    if family == "HeckProbit":
+        a, b = mem.get_margeff(sample="selected"), dist.get_margeff(sample="selected")
+        assert rel(b.margeff, a.margeff) < RTOL and rel(b.margeff_se, a.margeff_se) < 1e-8
+        assert b.n_used == a.n_used == int(sel_df.s.sum())
+    pred = dist.predict(which=whiches[0])
+    assert isinstance(pred, dd.Series)
+    ref = np.asarray(mem.predict(which=whiches[0]), float)
+    ok = np.isfinite(ref)
+    assert rel(pred.compute().to_numpy()[ok], ref[ok]) < RTOL
+    with pytest.raises(NotImplementedError, match="dummy=True"):
+        dist.get_margeff(dummy=True)
+
+
 def test_mnlogit_average_marginal_effects(mn_df, synchronous):
     mem, dist, _ = fit_pair(MNLogit, "mode ~ x1 + x2 + C(c)", {}, mn_df, 7)
     for method in ("dydx", "eyex"):
