@@ -587,8 +587,9 @@ def test_no_exclusion_warns():
         mod.fit_twostep()
 
 
-def test_dask_data_is_a_clear_error():
+def test_dask_data_selects_the_distributed_backend():
+    # the fits on dask partitions are tested in test_dask_treatment.py
     dd = pytest.importorskip("dask.dataframe")
     data = dd.from_pandas(simulate(n=100, seed=8), npartitions=2)
-    with pytest.raises(NotImplementedError, match="dask"):
-        SwitchingRegression.from_formula(["y ~ x", "y ~ x"], data, selection="s ~ x + w")
+    mod = SwitchingRegression.from_formula(["y ~ x", "y ~ x"], data, selection="s ~ x + w")
+    assert isinstance(mod, SwitchingRegression) and mod._backend.npartitions == 2
