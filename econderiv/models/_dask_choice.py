@@ -36,19 +36,37 @@ from __future__ import annotations
 import sys
 import warnings
 from dataclasses import dataclass, field, replace
+from itertools import pairwise
 
 import numpy as np
 import pandas as pd
 
-from econderiv.models._choicelogit_kernels import (ChoiceBound, bohning_matrix,
-                                                   choicelogit_loglike_derivs,
-                                                   constant_within_cases, mean_elasticities,
-                                                   probabilities)
-from econderiv.models._dask import (DaskBackend, _categories, _check_stateless,
-                                    _column_examples, _DaskLikelihood, _formula_columns,
-                                    _learning_frame, _OnWorkers, _outer_of_totals,
-                                    _require_dask, _results_class_of, _weights_setup, dask_class,
-                                    is_dask, robust_covariance, tree_sum)
+from econderiv.models._choicelogit_kernels import (
+    ChoiceBound,
+    bohning_matrix,
+    choicelogit_loglike_derivs,
+    constant_within_cases,
+    mean_elasticities,
+    probabilities,
+)
+from econderiv.models._dask import (
+    DaskBackend,
+    _categories,
+    _check_stateless,
+    _column_examples,
+    _DaskLikelihood,
+    _formula_columns,
+    _learning_frame,
+    _OnWorkers,
+    _outer_of_totals,
+    _require_dask,
+    _results_class_of,
+    _weights_setup,
+    dask_class,
+    is_dask,
+    robust_covariance,
+    tree_sum,
+)
 
 _BLOCK_BYTES = 16 * 2**20  # bytes targeted per block of cases (as the in-memory model)
 
@@ -378,7 +396,7 @@ def check_cases_within_partitions(ddf, spec: ChoiceSpec, what: str = "the data")
                          "without empty files")
     try:
         disjoint = all(e["sorted"] for e in ext) and all(
-            bool(a["last"] < b["first"]) for a, b in zip(ext[:-1], ext[1:]))
+            bool(a["last"] < b["first"]) for a, b in pairwise(ext))
     except TypeError:  # case ids that do not order
         disjoint = False
     if disjoint or len(ext) == 1:
@@ -892,9 +910,9 @@ def choicelogit_model(cls, formula, ddf, selection=None, missing="raise", persis
     stats = _summarize(backend, J)
     model = _build_model(cls, backend, spec, stats, asc, weights, weight_kind, formula)
     model._design_infos = list(infos)
-    model._spec = dict(case=case, alternative=alternative,
-                       wide=dict(choice=lhs, varying=varying) if wide else None,
-                       alt_part=alt_part, case_part=case_part)
+    model._spec = {"case": case, "alternative": alternative,
+                   "wide": {"choice": lhs, "varying": varying} if wide else None,
+                   "alt_part": alt_part, "case_part": case_part}
     return model
 
 
@@ -1002,5 +1020,11 @@ def _build_model(cls, backend, spec: ChoiceSpec, stats, asc, weights, weight_kin
     return m
 
 
-__all__ = ["choicelogit_model", "build_choice_partition", "check_cases_within_partitions",
-           "ChoiceSpec", "ChoicePartition", "ChoiceBackend"]
+__all__ = [
+    "ChoiceBackend",
+    "ChoicePartition",
+    "ChoiceSpec",
+    "build_choice_partition",
+    "check_cases_within_partitions",
+    "choicelogit_model",
+]
