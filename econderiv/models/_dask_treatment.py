@@ -738,7 +738,7 @@ def treatment_twostep(backend: DaskBackend, n_probit: float):
     XtX, Xty, XDX, XDZ, sdelta, n = backend.map_sum(_treatment_first, gamma)
     XtX_inv = np.linalg.inv(XtX)
     coef = XtX_inv @ Xty
-    rss, sum_e, sum_e2, = backend.map_sum(_treatment_second, gamma, coef)
+    rss, sum_e, sum_e2 = backend.map_sum(_treatment_second, gamma, coef)
     n = float(n)
     b_h = float(coef[-1])
     sigma = float(np.sqrt((float(rss) + b_h ** 2 * float(sdelta)) / n))
