@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import builtins
 import contextvars
+import functools
 import inspect
 import time
 import warnings
@@ -1148,6 +1149,44 @@ class _DaskHeckman(_DaskSelection):
                  else self._twostep_extras["resid_sd"])
         return np.concatenate([ts.params[:-1], [np.arctanh(rho), np.log(sigma)]])
 
+    def fit_twostep(self, cov_type=None, cov_kwds=None, **kwargs):
+        """As in memory; the robust types' stacked moments (probit score and
+        the second step's normal equations) and their Jacobian are summed on
+        the partitions, the cluster totals by a groupby."""
+        from econderiv.models import _inference
+
+        if cov_type is None and self.weight_type == "prob":
+            cov_type, cov_kwds = "HC1", dict(cov_kwds or {}, correction="stata")
+        cov_type, cov_kwds = _inference.check_cov_type(cov_type, cov_kwds)
+        if cov_type == "nonrobust":
+            return super().fit_twostep(cov_type="nonrobust", cov_kwds=cov_kwds, **kwargs)
+        if cov_type in ("opg", "eim"):
+            raise ValueError(f"cov_type={cov_type!r} is not available with fit_twostep() (it "
+                             "is not a likelihood estimator); use 'nonrobust', 'HC0', 'HC1' "
+                             "or 'cluster'")
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="cov_type='nonrobust' with prob_weights")
+            res = super().fit_twostep(cov_type="nonrobust", **kwargs)
+        r = res._results
+        params = np.asarray(r.params, float)
+        k = len(params)
+        moments = functools.partial(_heckman_twostep_moments, self.k_select)
+        J, meat = self._backend.map_sum(_moment_sums, moments, params, self.weight_type)
+        cluster, n_groups = None, None
+        if cov_type == "cluster":
+            out = cluster_meat(self._backend, _moment_rows, (moments, params),
+                               cov_kwds["groups"], k)
+            cluster, n_groups = (out[0], out[1]) if isinstance(out[0], list) else (out, out[1])
+        cov, desc = _inference.covariance(
+            None, None, None, self.weight_type, cov_type, cov_kwds, float(self.nobs), k,
+            bread=-np.linalg.inv(J), meat=lambda codes: meat, cluster_meat=cluster)
+        r.normalized_cov_params = r.cov_params_default = cov
+        r.cov_type = cov_type
+        r.cov_kwds = dict(cov_kwds, description=desc)
+        r.n_groups = n_groups
+        r._cache = {}
+        return res
+
     @property
     def llf_restricted(self) -> float:
         ts = self._twostep()
@@ -1167,6 +1206,41 @@ class _DaskHeckman(_DaskSelection):
         (_, _), (X, Z) = part.ys, part.Xs
         with np.errstate(invalid="ignore"):
             return pd.Series(prediction(which, X, Z, p[:kz], p[kz:kz + kx], L), name=which)
+
+
+def _heckman_twostep_moments(kz, part: Partition, params):
+    """The partition's stacked two-step moments and their Jacobian
+    (:func:`econderiv.models._heckman_kernels.twostep_moments`), the inverse
+    Mills ratio recomputed from the first step's ``gamma``."""
+    from types import SimpleNamespace
+
+    from econderiv.models._heckman_kernels import twostep_moments
+    from econderiv.special import mills_ratio, mills_ratio_deriv
+
+    (y, s), (X, Z) = part.ys, part.Xs
+    sel = s == 1
+    w = Z[sel] @ params[:kz]
+    ts = SimpleNamespace(params=params, imr=mills_ratio(w), delta=-mills_ratio_deriv(w, 1))
+    return twostep_moments(ts, y[sel], X[sel], s, Z, part.w)
+
+
+def _moment_sums(part: Partition, moments, params, weight_kind):
+    """``(J, meat)`` of a two-step estimator's stacked moments over a
+    partition (the meat's weights as in :func:`_meat_sums`)."""
+    G, J = moments(part, params)
+    w = part.w
+    if w is None:
+        return J, G.T @ G
+    if weight_kind == "freq":
+        return J, (G.T * w) @ G
+    Gw = G * w[:, None]
+    return J, Gw.T @ Gw
+
+
+def _moment_rows(part: Partition, moments, params):
+    """Per-row moment contributions ``w_i g_i`` of a partition."""
+    G, _ = moments(part, params)
+    return G if part.w is None else G * part.w[:, None]
 
 
 def _heckman_margins(part: Partition, which, gamma, beta, L, specs, sample):

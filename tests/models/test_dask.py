@@ -124,6 +124,34 @@ def test_heckman_twostep_equals_in_memory(npartitions, sel_df, synchronous):
     assert "two-step" in str(dist.summary())
 
 
+@pytest.mark.parametrize("cov_type, weights", [("HC1", None), ("HC0", "freq_weights"),
+                                              ("cluster", None), ("cluster", "prob_weights"),
+                                              ("two-way", None)])
+def test_heckman_twostep_robust_equals_in_memory(cov_type, weights, sel_df, synchronous):
+    # the stacked-moment sandwich: moments and Jacobian summed on the partitions
+    cls, formula, kw = FAMILIES["Heckman"]
+    df = sel_df.assign(w=np.random.default_rng(9).integers(1, 4, len(sel_df)).astype(float))
+    mem_kw, dist_kw = {}, {}
+    if weights:
+        mem_kw[weights], dist_kw[weights] = df["w"].to_numpy(), "w"
+    ct, mem_cov, dist_cov = cov_type, None, None
+    if cov_type == "cluster":
+        mem_cov, dist_cov = {"groups": df["g"].to_numpy()}, {"groups": "g"}
+    elif cov_type == "two-way":
+        ct = "cluster"
+        mem_cov, dist_cov = {"groups": df[["g", "h"]].to_numpy()}, {"groups": ["g", "h"]}
+    mem = cls.from_formula(formula, df, **kw, **mem_kw).fit_twostep(cov_type=ct,
+                                                                    cov_kwds=mem_cov)
+    dist = cls.from_formula(formula, dd.from_pandas(df, npartitions=7), **kw,
+                            **dist_kw).fit_twostep(cov_type=ct, cov_kwds=dist_cov)
+    assert dist.cov_type == mem.cov_type == ct
+    assert rel(dist.params, mem.params) < RTOL
+    assert rel(dist.bse, mem.bse) < RTOL
+    assert dist.cov_kwds["description"] == mem.cov_kwds["description"]
+    if ct == "cluster":
+        assert np.all(np.asarray(dist.n_groups) == np.asarray(mem.n_groups))
+
+
 @pytest.mark.parametrize("method, npartitions, outcome",
                          [("bohning", 1, "mode"), ("bohning", 2, "mode"), ("bohning", 7, "mode"),
                           ("newton_trust", 1, "mode"), ("newton_trust", 2, "y"),
