@@ -100,10 +100,11 @@ def _mn_certain(part: Partition, beta):
 
 
 class _DaskMNLogit:
-    """Distributed hooks of the multinomial logit: the log-likelihood and score
-    (Böhning's phase needs only these, with ``X'X`` summed once), the Hessian
-    (Newton phase; its first steps on the in-memory fit's strided subsample)
-    and the covariances, summed on the workers."""
+    """Distributed hooks of the multinomial logit: the sums over rows that
+    ``MNLogit.fit``, its covariances and its diagnostics use (log-likelihood
+    and score, Hessian and its strided subsample, ``X'WX``, category totals,
+    the robust meats, the rows of certain fit), summed on the partitions.
+    ``fit`` itself is the in-memory one."""
 
     _backend: DaskBackend = None
     _w_total = None         # the sum of the weights (summary pass)
@@ -116,44 +117,72 @@ class _DaskMNLogit:
             return float(self._n_rows)
         return float(self._w_total)
 
+    def fit(self, start_params=None, method="bohning", *args, **kwargs):
+        """As the in-memory ``fit`` (same optimizers, convergence rules and
+        covariances; sampling weights default to Stata's HC1), every sum over
+        rows computed on the partitions; ``mle_retvals["passes"]`` counts the
+        passes over the data so far."""
+        if str(method).lower() not in ("bohning", "newton_trust", "newton_linesearch"):
+            raise NotImplementedError(f"method={method!r} on dask input: use 'bohning', "
+                                      "'newton_trust' or 'newton_linesearch'")
+        res = super().fit(start_params, method, *args, **kwargs)
+        res.mle_retvals["passes"] = self._backend.passes
+        return res
+
+    # -- the sums over rows, on the partitions ----------------------------------
+    def _loglike_score_beta(self, beta):
+        ll, grad = self._backend.map_sum(_mn_loglike_score, beta, self.chunksize)
+        return float(ll), grad
+
+    def _hessian_beta(self, beta, stride=1):
+        """The Hessian, or (``stride > 1``) that of every ``stride``-th row of
+        the whole sample scaled by the rows (or the weights) over the
+        subsample's: the in-memory fit's rows, picked partition by partition."""
+        h, used = self._backend.map_sum(_mn_hessian, beta, stride, self._offsets)
+        if stride > 1:
+            total = float(self._n_rows) if self.weight_type is None else float(self._w_total)
+            h = h * (total / float(used))
+        return h
+
     def _weighted_sums(self):
         if self._weighted is None:
             self._weighted = self._backend.map_sum(_mn_weighted_sums, int(self.J))
         return self._weighted
 
-    @property
-    def bohning(self):
-        """Böhning's bound from ``X'X`` (summary pass) or, with weights,
-        ``X'WX`` (one pass when first needed), as in memory."""
-        if self._bohning is None:
-            from econderiv.models._mnlogit_kernels import BohningBound
-
-            xtx = self._xtx if self.weight_type is None else self._weighted_sums()[0]
-            self._bohning = BohningBound(xtx, int(self.J), names=list(self.exog_names))
-        return self._bohning
+    def _weighted_gram(self):
+        return self._weighted_sums()[0]
 
     def _category_totals(self):
         if self.weight_type is None:
             return np.asarray(self._counts, dtype=float)
         return np.asarray(self._weighted_sums()[1], dtype=float)
 
-    def loglike_and_score(self, params):
-        beta = self._beta(params)
-        ll, grad = self._backend.map_sum(_mn_loglike_score, beta, self.chunksize)
-        return float(ll), grad.ravel(order="F")
+    def _robust_meats(self, beta, cov_type, kw):
+        """The rows' meat (one pass) or the clusters' meats: the clusters'
+        score totals span partitions (a groupby, see
+        :func:`econderiv.models._dask.cluster_meat`); ``kw["groups"]`` names
+        one column, or two for two-way clustering."""
+        def meat(codes):
+            (m,) = self._backend.map_sum(_mn_score_outer, beta, self.weight_type)
+            return m
 
-    def hessian(self, params):
-        return self._hessian_beta(self._beta(params))
+        if cov_type != "cluster":
+            return meat, None, None
+        meats, n_groups = cluster_meat(self._backend, _mn_score_rows, (beta,), kw["groups"],
+                                       beta.size)
+        # one-way: (M, G); two-way: [(M1, G1), (M2, G2), (M12, G12)]
+        return meat, (meats if isinstance(meats, list) else (meats, n_groups)), n_groups
 
-    def _hessian_beta(self, beta, stride=1):
-        """The Hessian, or (``stride > 1``) that of every ``stride``-th row of
-        the whole sample scaled by the rows (or the weights) over the
-        subsample's, as the in-memory fit's first Newton steps."""
-        h, used = self._backend.map_sum(_mn_hessian, beta, stride, self._offsets)
-        if stride > 1:
-            total = float(self._n_rows) if self.weight_type is None else float(self._w_total)
-            h = h * (total / float(used))
-        return h
+    def _nonconstant_columns(self):
+        return self._x_nonconstant
+
+    def _margins_at(self, beta, method, at, effects_idx):
+        n, eff, jac = self._backend.map_sum(_mn_margins, beta, method)
+        return eff / float(n), jac / float(n)
+
+    def _count_certain(self, beta):
+        (n_certain,) = self._backend.map_sum(_mn_certain, beta)
+        return int(n_certain)
 
     def loglikeobs(self, params):
         raise NotImplementedError("the per-row log-likelihood of a dask model stays on the "
@@ -162,174 +191,6 @@ class _DaskMNLogit:
     def score_obs(self, params):
         raise NotImplementedError("per-row scores of a dask model stay on the workers; "
                                   "robust covariances are summed there (fit(cov_type=))")
-
-    def fit(self, start_params=None, method="bohning", maxiter=None, full_output=True,
-            disp=False, callback=None, retall=False, cov_type=None, cov_kwds=None,
-            use_t=None, tol=None, gtol=None, skip_hessian=False, accelerate=True, **kwargs):
-        """As the in-memory ``fit`` (same optimizers, convergence rules and
-        covariances; sampling weights default to Stata's HC1), every sum over
-        rows computed on the partitions."""
-        from statsmodels.base.model import LikelihoodModel, LikelihoodModelResults
-        from statsmodels.discrete import discrete_model as smd
-
-        from econderiv.models import _inference, _optim
-
-        method = _optim.check_method(method, own=("bohning", "newton_trust",
-                                                  "newton_linesearch"))
-        if method not in ("bohning", "newton_trust", "newton_linesearch"):
-            raise NotImplementedError(f"method={method!r} on dask input: use 'bohning', "
-                                      "'newton_trust' or 'newton_linesearch'")
-        _optim.check_keywords(kwargs, ("warn_convergence",), f"MNLogit.fit(method={method!r})")
-        if maxiter is not None:
-            maxiter = _optim.check_maxiter(maxiter)
-        if cov_type is None and self.weight_type == "prob":
-            cov_type, cov_kwds = "HC1", dict(cov_kwds or {}, correction="stata")
-        cov_type, cov_kwds = _inference.check_cov_type(cov_type, cov_kwds)
-        if cov_type == "eim":
-            cov_type = "nonrobust"
-        K, J = int(self.K), int(self.J)
-        k = K * (J - 1)
-        start = np.zeros(k) if start_params is None else np.asarray(start_params, float)
-        if start.ndim == 2:
-            start = self._beta(start).ravel(order="F")
-        if start.size != k:
-            raise ValueError(f"start_params has {start.size} entries, expected p * (J - 1) "
-                             f"= {k}")
-        tol = 1e-12 if tol is None else float(tol)
-        gtol = _optim.DEFAULT_GTOL if gtol is None else float(gtol)
-        n = int(self._n_rows)
-        if method == "bohning":
-            bound = self.bohning
-            stride = n // max(20000, 100 * bound.n_params)
-            approx = None
-            if stride >= 2:
-                def approx(b):
-                    return self._hessian_beta(b, stride)
-
-            out = _optim.fit_bohning(
-                lambda b: self._ll_score_beta(b), bound, self._beta(start),
-                hessian=self._hessian_beta, hessian_approx=approx, accelerate=accelerate,
-                maxiter=maxiter, tol=tol, gtol=gtol,
-                callback=None if callback is None else (lambda b: callback(b.ravel(order="F"))))
-            beta = out["params"]
-            hess = out["hessian"]
-            params = beta.ravel(order="F")
-            retvals = {"fopt": -out["llf"] / self.wnobs, "iterations": out["iterations"],
-                       "fcalls": out["fcalls"], "hcalls": out["hcalls"],
-                       "hcalls_subsample": out.get("hcalls_approx", 0),
-                       "converged": out["converged"], "warnflag": 0 if out["converged"] else 1,
-                       "gradient_norm": out["gradient_norm"], "criterion": out["criterion"],
-                       "llf_path": np.asarray(out["llf_path"]),
-                       "phase_iterations": out["phase_iterations"], "message": out["message"]}
-        else:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                mle = LikelihoodModel.fit(self, start_params=start, method=method,
-                                          maxiter=100 if maxiter is None else maxiter,
-                                          disp=disp, callback=callback, skip_hessian=True,
-                                          tol=tol, gtol=gtol, extra_fit_funcs=_optim.FIT_FUNCS,
-                                          nobs=self.wnobs)
-            params = np.asarray(mle.params, float)
-            retvals = dict(mle.mle_retvals)
-            hess = None
-        retvals["passes"] = self._backend.passes
-        cov = None
-        if not skip_hessian:
-            if hess is None:
-                hess = self.hessian(params)
-            cov = _optim.inverse_information(hess)
-        mlefit = LikelihoodModelResults(self, params, cov, scale=1.0)
-        mlefit.mle_retvals = retvals
-        mlefit.mle_settings = {"optimizer": method, "tol": tol, "gtol": gtol,
-                               "maxiter": maxiter, "start_params": start}
-        mlefit.params = mlefit.params.reshape(K, -1, order="F")
-        res = self._results_class(self, mlefit)
-        res._category_counts = self._category_totals()
-        res.nobs = self.wnobs
-        res._llf = float(self.loglike(params))  # the in-memory llf sums loglikeobs
-        if use_t is not None:
-            res.use_t = use_t
-        self._set_cov_dask(res, cov_type, cov_kwds, use_t)
-        self._check_separation_dask(res, retvals["converged"])
-        if not retvals["converged"] and kwargs.get("warn_convergence", True):
-            from statsmodels.tools.sm_exceptions import ConvergenceWarning
-
-            warnings.warn(f"the multinomial logit did not converge on the partitions after "
-                          f"{retvals.get('iterations')} iterations; raise maxiter or check "
-                          "for separation", ConvergenceWarning, stacklevel=2)
-        return smd.MultinomialResultsWrapper(res)
-
-    def _check_separation_dask(self, res, converged):
-        """The in-memory fit's separation signals: the curvature relative to
-        Böhning's bound and (only then) one pass counting the rows whose
-        observed category has a fitted probability within 1e-8 of 1."""
-        from scipy import linalg
-        from statsmodels.tools.sm_exceptions import PerfectSeparationWarning
-
-        cov = res.normalized_cov_params
-        lam_min = np.inf
-        if cov is not None:
-            try:
-                ev = linalg.eigh(np.asarray(cov), linalg.inv(self.bohning.matrix()),
-                                 eigvals_only=True)
-                lam_min = 1.0 / float(np.max(ev))
-            except (linalg.LinAlgError, ValueError):
-                lam_min = 0.0
-        if lam_min >= 1e-7 and converged:
-            return
-        beta = np.asarray(res.params).reshape(int(self.K), -1, order="F")
-        (n_certain,) = self._backend.map_sum(_mn_certain, beta)
-        if lam_min < 1e-7 or int(n_certain) > 0:
-            warnings.warn(
-                f"The multinomial logit looks (quasi-)separated: {int(n_certain)} row(s) have "
-                "a fitted probability of their observed category within 1e-8 of 1 and the "
-                f"smallest curvature relative to Böhning's bound is {lam_min:.1e}; some "
-                "coefficients drift to +-infinity and the MLE may not exist. Try merging "
-                "sparse categories or dropping the regressors that predict a category.",
-                PerfectSeparationWarning, stacklevel=3)
-
-    def _ll_score_beta(self, beta):
-        ll, grad = self._backend.map_sum(_mn_loglike_score, beta, self.chunksize)
-        return float(ll), grad
-
-    def _set_cov_dask(self, res, cov_type, cov_kwds, use_t):
-        from econderiv.models import _data, _inference
-
-        res.cov_type = cov_type
-        if cov_type == "nonrobust":
-            res.cov_kwds = {"description": "Standard Errors assume that the covariance "
-                            "matrix of the errors is correctly specified."}
-            if self.weight_type == "prob":
-                warnings.warn("cov_type='nonrobust' with prob_weights: the inverse Hessian of "
-                              "a sampling-weighted likelihood is not a valid covariance "
-                              "(Stata does not allow it). Use the default (HC1 with Stata's "
-                              "factor) or 'cluster'.", RuntimeWarning,
-                              stacklevel=_data.user_stacklevel())
-            return
-        if res.normalized_cov_params is None:
-            raise ValueError(f"cov_type={cov_type!r} needs the inverse Hessian, which is not "
-                             "available (skip_hessian=True or a singular Hessian)")
-        beta = np.asarray(res.params).reshape(int(self.K), -1, order="F")
-        k = beta.size
-        n_groups = None
-        if cov_type == "cluster":
-            meat, n_groups = cluster_meat(self._backend, _mn_score_rows, (beta,),
-                                          cov_kwds["groups"], k)
-            res.n_groups = n_groups
-            if cov_kwds.get("df_correction", None) is not False:
-                res.df_resid_inference = int(np.min(n_groups)) - 1
-        else:
-            (meat,) = self._backend.map_sum(_mn_score_outer, beta, self.weight_type)
-        A = -np.linalg.inv(np.asarray(res.normalized_cov_params))
-        cov, details = _inference.covariance(
-            A, None, None, self.weight_type, cov_type, cov_kwds, self.wnobs, k,
-            meat=lambda codes: meat,
-            # two-way clustering: a list of three (meat, clusters)
-            cluster_meat=None if cov_type != "cluster" else
-            meat if isinstance(meat, list) else (meat, n_groups))
-        res.cov_kwds = dict(cov_kwds, description=cov_type, details=details)
-        res.cov_params_default = cov
-        res.use_t = res.use_t if use_t is None else use_t
 
 
 def _mn_margins(part: Partition, beta, method):
@@ -346,40 +207,28 @@ def _mn_margins(part: Partition, beta, method):
 
 class _DaskMNLogitMargins:
     """statsmodels' margins of a dask MNLogit: average effects (``at=
-    "overall"``, continuous) summed over the partitions."""
+    "overall"``, continuous) summed over the partitions (the model's
+    ``_margins_at``); the options that need the rows are refused."""
 
     def get_margeff(self, at="overall", method="dydx", atexog=None, dummy=False,
                     count=False):
-        from statsmodels.discrete import discrete_margins as smm
-
-        at, method = at.lower(), method.lower()
-        if (dummy or count or atexog is not None) and self.results.model.weight_type:
-            raise NotImplementedError(
-                "weighted averages of marginal effects with dummy, count or atexog are "
-                "not implemented (statsmodels' code averages unweighted); use the "
-                "default continuous effects")
-        if at != "overall" or dummy or count or atexog is not None:
+        weighted = self.results.model.weight_type is not None
+        if str(at).lower() != "overall" or (
+                (dummy or count or atexog is not None) and not weighted):
             raise NotImplementedError("on dask input get_margeff averages over the rows "
                                       "(at='overall', no dummy, count or atexog)")
-        self._reset()
-        smm._check_margeff_args(at, method)
-        self.margeff_options = dict(method=method, at=at)
-        self.dummy_idx = self.count_idx = None
-        results = self.results
-        model = results.model
-        beta = np.asarray(results.params).reshape(int(model.K), -1, order="F")
-        n, eff, jac = model._backend.map_sum(_mn_margins, beta, method)
-        eff, jac = eff / float(n), jac / float(n)
-        effects_idx = model._x_nonconstant
-        cov = jac @ np.asarray(results.cov_params()) @ jac.T
-        keep = np.tile(effects_idx, eff.shape[1])
-        k = int(effects_idx.sum())
-        self.margeff = eff[effects_idx]
-        self.margeff_cov = cov[np.ix_(keep, keep)]
-        self.margeff_se = np.sqrt(np.diag(self.margeff_cov)).reshape(k, -1, order="F")
+        # weighted dummy / count effects: the in-memory refusal
+        return super().get_margeff(at, method, atexog, dummy, count)
 
 
 class _DaskMNLogitResults:
+    @property
+    def llf(self):
+        """The log-likelihood summed on the partitions (one pass; kept)."""
+        if self._llf is None:
+            self._llf = float(self.model.loglike(np.asarray(self.params)))
+        return self._llf
+
     def get_margeff(self, at="overall", method="dydx", atexog=None, dummy=False,
                     count=False):
         """Average marginal effects summed over the partitions (see

@@ -91,7 +91,7 @@ class MNLogitMargins(smm.DiscreteMargins):
                     count=False):
         at, method = at.lower(), method.lower()
         if dummy or count or atexog is not None or at == "all":
-            if self.results.model._w is not None and at in ("overall", "mean"):
+            if self.results.model.weight_type is not None and at in ("overall", "mean"):
                 raise NotImplementedError(
                     "weighted averages of marginal effects with dummy, count or atexog are "
                     "not implemented (statsmodels' code averages unweighted); use the "
@@ -104,19 +104,8 @@ class MNLogitMargins(smm.DiscreteMargins):
         results = self.results
         model = results.model
         beta = np.asarray(results.params).reshape(int(model.K), -1, order="F")
-        exog = model.exog
-        w = model._w  # weighted averages, as Stata's margins with weights
-        effects_idx = _nonconstant_columns(exog)
-        if at != "overall":
-            if at == "median":
-                point = np.median(exog, axis=0)
-            elif at == "mean":
-                point = _column_means(exog, w)
-            else:  # zero: the constant stays at one
-                point = (~effects_idx).astype(float)
-            exog = point[None, :]
-        eff, jac = mnlogit_margins(exog, beta, method,
-                                   weights=w if at == "overall" else None)
+        effects_idx = model._nonconstant_columns()
+        eff, jac = model._margins_at(beta, method, at, effects_idx)
         cov = jac @ np.asarray(results.cov_params()) @ jac.T
         keep = np.tile(effects_idx, eff.shape[1])
         k = int(effects_idx.sum())
@@ -254,6 +243,11 @@ class MNLogit(smd.MNLogit):
     ``d_ij log P_ij`` (sum over axis 1 for per-observation values).
     """
 
+    def __new__(cls, *args, **kwargs):
+        if _dask.has_dask_argument(args, kwargs):  # dask arrays: the distributed backend
+            return _dask.from_arrays(cls, args, kwargs)
+        return super().__new__(cls)
+
     def __init__(self, endog, exog, check_rank=True, chunksize=None, **kwargs):
         self.chunksize = chunksize
         wspec = _data.pop_weights(kwargs, "MNLogit")
@@ -263,6 +257,9 @@ class MNLogit(smd.MNLogit):
         self._init_keys.append("chunksize")
         self._validate()
         self._init_weights(wspec)
+
+    #: the results class of ``fit`` (the distributed model's adds its own methods)
+    _results_class = MNLogitResults
 
     # -- weights ---------------------------------------------------------------
     _w = None
@@ -379,8 +376,8 @@ class MNLogit(smd.MNLogit):
         """The fixed Böhning bound of this design (X'X factored once)."""
         if getattr(self, "_bohning", None) is None:
             xtx = getattr(self, "_xtx", None)
-            if self._w is not None:
-                xtx = gram(self.exog, weights=self._w)  # X'WX
+            if self.weight_type is not None:
+                xtx = self._weighted_gram()  # X'WX
             self._bohning = BohningBound(gram(self.exog) if xtx is None else xtx,
                                          int(self.J), names=list(self.exog_names))
         return self._bohning
@@ -423,9 +420,7 @@ class MNLogit(smd.MNLogit):
 
     def loglike_and_score(self, params):
         """Log-likelihood and score in one pass over the data (block by block)."""
-        beta = self._beta(params)
-        ll, grad = mnlogit_loglike_score(self.exog, self.endog, beta, self.chunksize,
-                                         weights=self._w)
+        ll, grad = self._loglike_score_beta(self._beta(params))
         return ll, grad.ravel(order="F")
 
     def hessian(self, params):
@@ -434,7 +429,7 @@ class MNLogit(smd.MNLogit):
         Square ``(p(J-1), p(J-1))`` in params order; symmetric by construction;
         summed over row blocks.
         """
-        return mnlogit_hessian(self.exog, self.endog, self._beta(params), weights=self._w)
+        return self._hessian_beta(self._beta(params))
 
     def loglikeobs(self, params):
         """``d_ij log P_ij``, an ``n x J`` array as in statsmodels (stable);
@@ -454,6 +449,87 @@ class MNLogit(smd.MNLogit):
         if self._w is not None:  # contributions w_i s_i to the score
             resid = resid * self._w[:, None]
         return (resid[:, :, None] * self.exog[:, None, :]).reshape(len(eta), -1)
+
+    # -- the sums over rows ------------------------------------------------------
+    # fit, its covariances and its diagnostics reach the data only through these
+    # (the distributed model, econderiv.models._dask_mnlogit, sums them on the
+    # partitions of a dask DataFrame)
+    def _loglike_score_beta(self, beta):
+        """``(log-likelihood, gradient (p, J-1))``, weighted sums."""
+        return mnlogit_loglike_score(self.exog, self.endog, beta, self.chunksize,
+                                     weights=self._w)
+
+    def _hessian_beta(self, beta, stride: int = 1):
+        """The Hessian or, with ``stride > 1``, that of the rows ``0, stride,
+        2 stride, ...`` scaled to the sample (by the rows, or the weights, of
+        the sample over those of the subsample)."""
+        X, y, w = self.exog, self.endog, self._w
+        if stride == 1:
+            return mnlogit_hessian(X, y, beta, weights=w)
+        n = X.shape[0]
+        w_sub = None if w is None else w[::stride]
+        scale = n / len(range(0, n, stride)) if w is None else float(w.sum() / w_sub.sum())
+        return mnlogit_hessian(X[::stride], y[::stride], beta, weights=w_sub) * scale
+
+    def _weighted_gram(self) -> np.ndarray:
+        """``X'WX`` (Böhning's bound of the weighted likelihood)."""
+        return gram(self.exog, weights=self._w)
+
+    def _category_totals(self) -> np.ndarray:
+        """Rows (or weights) per category (``llnull``)."""
+        return np.bincount(self.endog, weights=self._w, minlength=int(self.J))
+
+    def _robust_meats(self, beta, cov_type, kw):
+        """``(meat, cluster_meat, n_groups)`` for
+        :func:`econderiv.models._inference.covariance`: ``meat(codes)`` sums
+        the rows' (``codes`` None) or the clusters' outer products block by
+        block; ``kw["groups"]`` becomes the cluster codes."""
+        w, kind = self._w, self.weight_type
+        X, y = self.exog, self.endog
+        n_groups = None
+        if cov_type == "cluster":
+            kept, labels = self._kept_rows()
+            codes, n_groups = _inference.cluster_codes(kw["groups"], X.shape[0], kept=kept,
+                                                       row_labels=labels)
+            kw["groups"] = codes
+
+        def meat(codes):
+            if codes is not None:
+                return mnlogit_cluster_meat(X, y, beta, codes, weights=w)
+            # frequency weights: w_i s_i s_i'; sampling / importance: (w_i s_i)(w_i s_i)'
+            mult = None if w is None else (w if kind == "freq" else w * w)
+            return mnlogit_score_outer(X, y, beta, weights=mult)
+
+        return meat, None, n_groups
+
+    def _nonconstant_columns(self) -> np.ndarray:
+        return _nonconstant_columns(self.exog)
+
+    def _margins_at(self, beta, method, at, effects_idx):
+        """Effects ``(p, J)`` and their Jacobian (:func:`mnlogit_margins`)
+        averaged over the rows (``at="overall"``; weighted averages with
+        weights, as Stata's ``margins``) or at one point."""
+        exog, w = self.exog, self._w
+        if at != "overall":
+            if at == "median":
+                point = np.median(exog, axis=0)
+            elif at == "mean":
+                point = _column_means(exog, w)
+            else:  # zero: the constant stays at one
+                point = (~effects_idx).astype(float)
+            exog = point[None, :]
+        return mnlogit_margins(exog, beta, method, weights=w if at == "overall" else None)
+
+    def _count_certain(self, beta) -> int:
+        """Rows whose observed category has a fitted probability within 1e-8 of 1."""
+        n_certain = 0
+        for sl in row_blocks(self.exog.shape[0], DEFAULT_CHUNK_ROWS):
+            eta = self.exog[sl] @ beta
+            lse, _ = _log_softmax_rest(eta)
+            yc = self.endog[sl]
+            eta_obs = np.where(yc > 0, eta[np.arange(len(yc)), np.maximum(yc - 1, 0)], 0.0)
+            n_certain += int(np.sum(eta_obs - lse > -1e-8))
+        return n_certain
 
     # -- fitting -------------------------------------------------------------
     def fit(self, start_params=None, method="bohning", maxiter=None, full_output=True,
@@ -584,9 +660,8 @@ class MNLogit(smd.MNLogit):
                     **({} if method in _optim.STATSMODELS_METHODS
                        else {"extra_fit_funcs": _optim.FIT_FUNCS, "nobs": self.wnobs}))
             mlefit.params = mlefit.params.reshape(int(self.K), -1, order="F")
-            res = MNLogitResults(self, mlefit)
-            res._category_counts = np.bincount(self.endog, weights=self._w,
-                                               minlength=int(self.J))
+            res = self._results_class(self, mlefit)
+            res._category_counts = self._category_totals()
             res.nobs = self.wnobs
             if use_t is not None:
                 res.use_t = use_t
@@ -613,7 +688,6 @@ class MNLogit(smd.MNLogit):
     def _fit_bohning(self, start, maxiter, disp, callback, retall, accelerate, tol, gtol,
                      skip_hessian, warn_convergence):
         bound = self.bohning
-        X, y, chunk, w = self.exog, self.endog, self.chunksize, self._w
         allvecs = [start.copy()] if retall else None
 
         def cb(beta):
@@ -626,22 +700,17 @@ class MNLogit(smd.MNLogit):
         # for large n the first Newton/chord steps use the Hessian of an
         # evenly strided subsample (>= 20,000 rows and 100 per parameter),
         # scaled to n; convergence is certified with the full Hessian
-        n = X.shape[0]
+        n = self.exog.shape[0]
         stride = n // max(20000, 100 * bound.n_params)
         approx = None
         if stride >= 2:
-            n_sub = len(range(0, n, stride))
-
-            w_sub = None if w is None else w[::stride]
-            scale = n / n_sub if w is None else float(w.sum() / w_sub.sum())
-
             def approx(b):
-                return mnlogit_hessian(X[::stride], y[::stride], b, weights=w_sub) * scale
+                return self._hessian_beta(b, stride)
 
-        out = fit_bohning(lambda b: mnlogit_loglike_score(X, y, b, chunk, weights=w), bound,
-                          self._beta(start), hessian=lambda b: mnlogit_hessian(X, y, b, weights=w),
-                          hessian_approx=approx, accelerate=accelerate, maxiter=maxiter,
-                          tol=tol, gtol=gtol, callback=cb)
+        out = fit_bohning(self._loglike_score_beta, bound, self._beta(start),
+                          hessian=self._hessian_beta, hessian_approx=approx,
+                          accelerate=accelerate, maxiter=maxiter, tol=tol, gtol=gtol,
+                          callback=cb)
         beta = out["params"]
         cov = None
         if not skip_hessian:
@@ -649,7 +718,7 @@ class MNLogit(smd.MNLogit):
             # or, when there is none, a fresh one at the estimate
             hess = out["hessian"]
             if hess is None:
-                hess = mnlogit_hessian(X, y, beta, weights=w)
+                hess = self._hessian_beta(beta)
                 out["hcalls"] += 1
             cov = _optim.inverse_information(hess, stacklevel=5)
         retvals = {
@@ -673,7 +742,7 @@ class MNLogit(smd.MNLogit):
             retvals["allvecs"] = allvecs
         settings = {"optimizer": "bohning", "accelerate": accelerate, "tol": tol, "gtol": gtol,
                     "maxiter": maxiter, "start_params": start, "disp": disp,
-                    "callback": callback, "chunksize": chunk}
+                    "callback": callback, "chunksize": self.chunksize}
         mlefit = LikelihoodModelResults(self, beta.ravel(order="F"), cov, scale=1.0)
         mlefit.mle_retvals = retvals
         mlefit.mle_settings = settings
@@ -839,25 +908,11 @@ class MNLogit(smd.MNLogit):
         beta = np.asarray(res.params).reshape(int(self.K), -1, order="F")
         bread = res.normalized_cov_params  # (-H)^{-1}
         k = int(self.K) * (int(self.J) - 1)
-        w, kind = self._w, self.weight_type
-        X, y = self.exog, self.endog
-        n_groups = None
-        if cov_type == "cluster":
-            kept, labels = self._kept_rows()
-            codes, n_groups = _inference.cluster_codes(kw["groups"], X.shape[0], kept=kept,
-                                                       row_labels=labels)
-            kw["groups"] = codes
-
-        def meat(codes):
-            if codes is not None:
-                return mnlogit_cluster_meat(X, y, beta, codes, weights=w)
-            # frequency weights: w_i s_i s_i'; sampling / importance: (w_i s_i)(w_i s_i)'
-            mult = None if w is None else (w if kind == "freq" else w * w)
-            return mnlogit_score_outer(X, y, beta, weights=mult)
-
+        meat, cluster_meat, n_groups = self._robust_meats(beta, cov_type, kw)
         cov, description = _inference.covariance(
-            None, None, w, kind, cov_type, kw, self.wnobs, k,
-            bread=None if bread is None else np.asarray(bread), meat=meat)
+            None, None, self._w, self.weight_type, cov_type, kw, self.wnobs, k,
+            bread=None if bread is None else np.asarray(bread), meat=meat,
+            cluster_meat=cluster_meat)
         use_t_now = res.use_t if use_t is None else use_t
         res.cov_type = cov_type
         # statsmodels' description (a drop-in replacement); ours, with the factor, in "details"
@@ -923,13 +978,7 @@ class MNLogit(smd.MNLogit):
         retvals = getattr(res, "mle_retvals", {}) or {}
         if lam_min >= 1e-7 and retvals.get("converged", True):
             return
-        n_certain = 0
-        for sl in row_blocks(self.exog.shape[0], DEFAULT_CHUNK_ROWS):
-            eta = self.exog[sl] @ beta
-            lse, _ = _log_softmax_rest(eta)
-            yc = self.endog[sl]
-            eta_obs = np.where(yc > 0, eta[np.arange(len(yc)), np.maximum(yc - 1, 0)], 0.0)
-            n_certain += int(np.sum(eta_obs - lse > -1e-8))
+        n_certain = self._count_certain(beta)
         if lam_min < 1e-7 or n_certain > 0:
             flat = beta.ravel(order="F")
             idx = np.argsort(-np.abs(flat))[:5]
