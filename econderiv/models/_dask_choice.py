@@ -292,7 +292,9 @@ def build_choice_partition(frame: pd.DataFrame, spec: ChoiceSpec,
                                                                  spec.znames)):
         bad = ~np.isfinite(arr)
         if bad.any():
-            cols = [f"{names[k]!r} ({int(n)} rows)" for k, n in enumerate(bad.sum(axis=0)) if n]
+            rows = "rows" if spec.varying is None else "rows of the long data"
+            cols = [f"{names[k]!r} ({int(n)} {rows})" for k, n in enumerate(bad.sum(axis=0))
+                    if n]
             raise ValueError(f"partition {number}: missing (NaN or infinite) values in the "
                              f"{what}(s) {', '.join(cols)}. Drop those rows first or pass "
                              "missing='drop'")

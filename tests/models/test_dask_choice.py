@@ -130,6 +130,28 @@ def test_wide_data_equals_in_memory(npartitions, fishing):
     assert model.base_alternative == "beach" and model.n_long == mem.model.n_long
 
 
+def test_wide_data_missing_weights_and_clusters(fishing):
+    formula = "mode ~ price + catch | income"
+    df = fishing.assign(w=1 + np.arange(len(fishing)) % 3, g=np.arange(len(fishing)) % 17)
+    df.loc[[5, 600, 1000], "ppier"] = np.nan     # pier not offered in those cases
+    mem = ChoiceLogit.from_formula(formula, df, varying=VARYING, freq_weights="w").fit(
+        cov_type="cluster", cov_kwds={"groups": "g"})
+    dist = ChoiceLogit.from_formula(formula, dd.from_pandas(df, npartitions=7),
+                                    varying=VARYING, freq_weights="w").fit(
+        cov_type="cluster", cov_kwds={"groups": "g"})
+    check_equal(dist, mem)
+    assert dist.n_groups == mem.n_groups == 17
+    df.loc[7, "income"] = np.nan                 # the case dropped
+    mem = ChoiceLogit.from_formula(formula, df, varying=VARYING, missing="drop").fit()
+    model = ChoiceLogit.from_formula(formula, dd.from_pandas(df, npartitions=7),
+                                     varying=VARYING, missing="drop")
+    assert model.n_dropped == mem.model.n_dropped == 1
+    check_equal(model.fit(), mem)
+    with pytest.raises(ValueError, match=r"partition 0: missing .* 'income' \(4 rows of the "
+                                         r"long data\)"):
+        ChoiceLogit.from_formula(formula, dd.from_pandas(df, npartitions=7), varying=VARYING)
+
+
 def test_newton_and_no_constants_equal_in_memory(long_df):
     formula = "chosen ~ 0 + cost + time"
     mem = ChoiceLogit.from_formula(formula, long_df, case="case", alternative="alt",
