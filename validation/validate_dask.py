@@ -86,7 +86,9 @@ def greene_on_dask() -> list[Check]:
     return checks
 
 
-def stata_mlogit_on_dask() -> list[Check]:
+def stata_mlogit_on_dask(arrays: bool = False) -> list[Check]:
+    """``arrays``: the model built from dask arrays, ``MNLogit(y, X)`` (X with
+    a column of ones: statsmodels' names ``const, x1, ..., x5``)."""
     import statsmodels.api as sm
 
     try:
@@ -94,27 +96,39 @@ def stata_mlogit_on_dask() -> list[Check]:
     except ImportError:  # pragma: no cover - statsmodels without its tests
         return []
     stata = Anes.mnlogit_basezero
+    src = STATA if not arrays else "Stata mlogit anes96 (dask arrays)"
     data = sm.datasets.anes96.load_pandas().data
     df = data[["PID", "logpopul", "selfLR", "age", "educ", "income"]].astype(float)
     df["logpopul"] = df["logpopul"].astype(np.float32).astype(float)  # Stata's float
-    ddf = _dd().from_pandas(df, npartitions=7)
-    res = MNLogit.from_formula("PID ~ logpopul + selfLR + age + educ + income", ddf).fit(
-        tol=1e-20)
     xnames = ["logpopul", "selfLR", "age", "educ", "income", "Intercept"]
+    if arrays:
+        import dask.array as da
+
+        X = np.column_stack([np.ones(len(df)), df[xnames[:-1]].to_numpy()])
+        chunk = -(-len(df) // 7)
+        res = MNLogit(da.from_array(df["PID"].to_numpy(), chunks=chunk),
+                      da.from_array(X, chunks=(chunk, 6))).fit(tol=1e-20)
+        # statsmodels' array names const, x1..x5 stand for the regressors
+        shown = dict(zip(["const", "x1", "x2", "x3", "x4", "x5"], xnames[-1:] + xnames[:-1]))
+    else:
+        shown = {}
+        ddf = _dd().from_pandas(df, npartitions=7)
+        res = MNLogit.from_formula("PID ~ logpopul + selfLR + age + educ + income", ddf).fit(
+            tol=1e-20)
     params, bse = np.asarray(res.params), np.asarray(res.bse)
-    rows = list(res.params.index)
+    rows = [shown.get(r, r) for r in res.params.index]
     checks = []
     for j in range(6):
         for k, name in enumerate(xnames):
             r = rows.index(name)
             q = f"PID={j + 1}:{name}"
-            checks.append(Check.printed(STATA, f"coef {q}", repr(float(stata.params[k, j])),
+            checks.append(Check.printed(src, f"coef {q}", repr(float(stata.params[k, j])),
                                         params[r, j]))
-            checks.append(Check(STATA, f"se {q}", stata.bse[k, j], bse[r, j],
+            checks.append(Check(src, f"se {q}", stata.bse[k, j], bse[r, j],
                                 1e-8 * stata.bse[k, j], shown=repr(float(stata.bse[k, j])),
                                 note="rel 1e-8"))
-    checks.append(Check.printed(STATA, "llf", repr(float(stata.llf)), res.llf))
-    checks.append(Check.printed(STATA, "llnull", repr(float(stata.llnull)), res.llnull))
+    checks.append(Check.printed(src, "llf", repr(float(stata.llf)), res.llf))
+    checks.append(Check.printed(src, "llnull", repr(float(stata.llnull)), res.llnull))
     return checks
 
 
@@ -321,6 +335,8 @@ def _choice_equality(n_cases, partitions, seed=2) -> list[Check]:
 GROUPS = [
     Group("Greene 2002 Example 22.8 (Mroz87) fitted from 7 dask partitions", greene_on_dask),
     Group("Stata mlogit on anes96 fitted from 7 dask partitions", stata_mlogit_on_dask),
+    Group("Stata mlogit on anes96 fitted from dask arrays (7 chunks): MNLogit(y, X)",
+          lambda: stata_mlogit_on_dask(arrays=True)),
     Group("sampleSelection Tobit-5 ML (tests/selection.Rout.save) fitted from 7 dask "
           "partitions", switching_on_dask),
     Group("sampleSelection treatReg vignette (ML, pp. 5-6) fitted from 7 dask partitions",
