@@ -1,9 +1,17 @@
 """The multinomial logit on dask partitions (see :mod:`econderiv.models._dask`).
 
-Böhning's phase needs only the log-likelihood and score per pass (``X'X`` is
-summed once, in the summary pass); the Newton phase sums the exact Hessian,
-its first steps on the in-memory fit's strided subsample, so that the
+``fit`` is ``MNLogit.fit``: it reaches the data only through a few sums over
+rows, which :class:`_DaskMNLogit` computes on the partitions. Böhning's
+phase needs only the log-likelihood and score per pass (``X'X`` is summed
+once, in the summary pass); the Newton phase sums the exact Hessian, its
+first steps on the in-memory fit's strided subsample, so that the
 distributed fit takes the same path as the in-memory one.
+
+Weights (``freq_weights="w"``, ``prob_weights=``, ``importance_weights=``
+naming a column) are carried by every partition and passed to the kernels:
+the sums are weighted, ``X'WX`` (Böhning's bound) and the weighted category
+totals (``llnull``) cost one pass when first needed, and the subsample
+Hessian is scaled by the weights' total over the subsample's, as in memory.
 """
 
 from __future__ import annotations

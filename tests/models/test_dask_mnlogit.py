@@ -29,8 +29,9 @@ def rel(a, b):
 
 
 def weighted_frame(n=1200, seed=4):
-    """Four categories (string labels), a categorical regressor, clusters and
-    integer weights 1-3 (``wf``) and non-integer ones 0.3-4 (``wp``)."""
+    """Four categories (string labels), a categorical regressor, clusters in
+    two dimensions, integer weights 1-3 (``wf``) and non-integer ones 0.3-4
+    (``wp``)."""
     rng = np.random.default_rng(seed)
     df = pd.DataFrame({"x1": rng.normal(size=n), "x2": rng.normal(size=n),
                        "g": rng.integers(0, 30, n), "c": rng.choice(["a", "b"], n)})
@@ -40,6 +41,7 @@ def weighted_frame(n=1200, seed=4):
     p /= p.sum(1, keepdims=True)
     df["mode"] = np.array(["car", "bus", "walk", "bike"])[(p.cumsum(1) > rng.random(n)[:, None])
                                                             .argmax(1)]
+    df["h"] = rng.integers(0, 40, n)  # a second cluster dimension
     df["wf"] = rng.integers(1, 4, n).astype(float)
     df["wp"] = rng.uniform(0.3, 4.0, n)
     return df
@@ -118,6 +120,7 @@ def test_weighted_fit_equals_in_memory(key, npartitions, df, synchronous):
             assert dist.df_resid_inference == mem.df_resid_inference == 29
 
 
+@pytest.mark.filterwarnings("ignore:the two-way cluster covariance")  # the same fix on both sides
 def test_weighted_newton_and_covariance_options(df, synchronous):
     # the Newton optimizer, and the small-sample factors of the core's covariance
     mem, dist, _ = both(df, "importance_weights", 7, "HC0", method="newton_trust")
@@ -134,11 +137,15 @@ def test_weighted_newton_and_covariance_options(df, synchronous):
                 ("cluster", {"groups": df["g"].to_numpy(), "correction": "stata"},
                  {"groups": "g", "correction": "stata"}),
                 ("cluster", {"groups": df["g"].to_numpy(), "use_correction": False},
-                 {"groups": "g", "use_correction": False})]:
+                 {"groups": "g", "use_correction": False}),
+                # two-way (Cameron-Gelbach-Miller): the core's three groupbys
+                ("cluster", {"groups": df[["g", "h"]].to_numpy()}, {"groups": ["g", "h"]})]:
             a = mem_model.fit(start_params=start, cov_type=cov_type, cov_kwds=kw)
             b = model.fit(start_params=start, cov_type=cov_type, cov_kwds=kw_dist)
             assert rel(b.params, a.params) < RTOL and rel(b.bse, a.bse) < RTOL, (key, cov_type)
             assert b.cov_kwds["details"] == a.cov_kwds["details"]
+            assert np.all(np.asarray(b.n_groups if cov_type == "cluster" else 0)
+                          == np.asarray(a.n_groups if cov_type == "cluster" else 0))
 
 
 def test_sampling_weights_default_to_statas_hc1(df, synchronous):
