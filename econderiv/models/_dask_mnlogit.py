@@ -130,7 +130,9 @@ class _DaskMNLogit:
         covariances; sampling weights default to Stata's HC1), every sum over
         rows computed on the partitions; ``mle_retvals["passes"]`` counts the
         passes over the data so far."""
-        if str(method).lower() not in ("bohning", "newton_trust", "newton_linesearch"):
+        from econderiv.models import _optim
+
+        if str(method).lower() in _optim.STATSMODELS_METHODS:
             raise NotImplementedError(f"method={method!r} on dask input: use 'bohning', "
                                       "'newton_trust' or 'newton_linesearch'")
         res = super().fit(start_params, method, *args, **kwargs)
