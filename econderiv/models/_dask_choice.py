@@ -55,6 +55,7 @@ from econderiv.models._dask import (
     _check_stateless,
     _column_examples,
     _DaskLikelihood,
+    _design,
     _formula_columns,
     _learning_frame,
     _OnWorkers,
@@ -203,6 +204,27 @@ def _declared(frame, spec: ChoiceSpec, number: int):
     return frame
 
 
+def _alternatives(values, alternatives):
+    """``(labels as a Categorical over the declared alternatives, position
+    codes)``; code -1 for a value not declared (or missing). The case arrays
+    index a Categorical by its codes: several times faster than labels."""
+    try:
+        with warnings.catch_warnings():
+            # pandas deprecates values outside the categories: those take the path below
+            warnings.simplefilter("error")
+            cat = pd.Categorical(values, categories=alternatives)
+        return cat, cat.codes
+    except (Warning, ValueError, TypeError):
+        found = pd.Categorical(values)
+        where = pd.Index(alternatives).get_indexer(found.categories)
+        codes = np.where(found.codes >= 0, where[found.codes], -1)
+        return pd.Categorical.from_codes(codes, categories=alternatives), codes
+
+
+def _without_intercept(info) -> list:
+    return [k for k, name in enumerate(info.column_names) if name != "Intercept"]
+
+
 def _case_values(frame, spec: ChoiceSpec):
     return np.asarray(frame.index if spec.case_in_index else frame[spec.case])
 
@@ -211,7 +233,7 @@ def build_choice_partition(frame: pd.DataFrame, spec: ChoiceSpec,
                            number: int) -> ChoicePartition:
     """The case arrays of one partition (runs on a worker), with the in-memory
     model's missing rule; errors name the partition and the column."""
-    wide_to_long, designs, CaseArrays = spec.helpers
+    wide_to_long, _, CaseArrays = spec.helpers
     lack = [c for c in spec.columns if c not in frame.columns]
     if lack:
         raise ValueError(f"partition {number} lacks the column(s) {lack} named by the "
@@ -238,7 +260,11 @@ def build_choice_partition(frame: pd.DataFrame, spec: ChoiceSpec,
                 long[col] = pd.Categorical(np.asarray(long[col], dtype=object),
                                            categories=levels)
         case = long["case"].to_numpy()
-        alt = long["alternative"].to_numpy()
+        alt, codes = _alternatives(long["alternative"], spec.alternatives)
+        if (codes < 0).any():
+            raise ValueError(f"partition {number}: varying names alternatives that are not "
+                             f"declared ({_column_examples(long['alternative'][codes < 0])}; "
+                             f"declared: {spec.alternatives})")
         src = case.astype(np.int64)
         chosen = None if choice is None else long["chosen"].to_numpy(dtype=float)
     else:
@@ -248,12 +274,12 @@ def build_choice_partition(frame: pd.DataFrame, spec: ChoiceSpec,
             raise ValueError(f"partition {number}: the case id {spec.case!r} is missing "
                              f"(NaN) in {int(pd.isna(case).sum())} rows")
         raw = frame[spec.alternative]
-        alt = raw.to_numpy()
-        if raw.isna().any():
+        alt, codes = _alternatives(raw, spec.alternatives)
+        if (codes < 0).any() and raw.isna().any():
             raise ValueError(f"partition {number}: the alternative column "
                              f"{spec.alternative!r} is missing (NaN) in "
                              f"{int(raw.isna().sum())} rows")
-        unknown = ~raw.isin(spec.alternatives).to_numpy()
+        unknown = codes < 0
         if unknown.any():
             raise ValueError(f"partition {number}: the alternative column {spec.alternative!r} "
                              f"holds {int(unknown.sum())} row(s) of alternatives not declared "
@@ -266,9 +292,11 @@ def build_choice_partition(frame: pd.DataFrame, spec: ChoiceSpec,
             c = frame[spec.lhs]
             chosen = pd.to_numeric(c.astype(float) if c.dtype == bool else c,
                                    errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    xa, _, zc, _ = designs(spec.alt_part, spec.case_part, long, spec.infos())
-    xalt = xa.to_numpy(dtype=float)
-    zc = np.zeros((len(long), 0)) if zc is None else zc.to_numpy(dtype=float)
+    # the family's designs (_designs), with numeric columns taken as they are
+    xinfo, zinfo = spec.infos()
+    xalt = _design(xinfo, long)[:, _without_intercept(xinfo)]
+    zc = (np.zeros((len(long), 0)) if zinfo is None
+          else _design(zinfo, long)[:, _without_intercept(zinfo)])
     if spec.znames[:1] == ["Intercept"]:
         zc = np.hstack([np.ones((len(long), 1)), zc])
     n_dropped = n_unavailable = 0
