@@ -132,7 +132,6 @@ def test_weighted_newton_and_covariance_options(df, synchronous):
         model = MNLogit.from_formula(FORMULA, dd.from_pandas(df, npartitions=3), persist=True,
                                      **{key: col})
         for cov_type, kw, kw_dist in [
-                ("HC0", {}, {}),
                 ("HC1", {"correction": "stata"}, {"correction": "stata"}),
                 ("cluster", {"groups": df["g"].to_numpy(), "correction": "stata"},
                  {"groups": "g", "correction": "stata"}),
@@ -263,3 +262,20 @@ def test_bad_weight_columns_are_errors_naming_them(df, synchronous):
     with pytest.raises(ValueError, match=r"prob_weights 'ws' must be numeric \(dtype "):
         MNLogit.from_formula(FORMULA, dd.from_pandas(df.assign(ws="heavy"), npartitions=3),
                              prob_weights="ws")
+
+
+def test_dask_arrays_with_weights(synchronous):
+    # MNLogit(y, X, prob_weights=w) with dask arrays: the same weighted model
+    import dask.array as da
+
+    rng = np.random.default_rng(2)
+    n = 900
+    X = np.column_stack([np.ones(n), rng.normal(size=(n, 2))])
+    y = rng.integers(0, 3, n).astype(float)
+    w = rng.uniform(0.5, 2.0, n)
+    mem = MNLogit(y, X, prob_weights=w).fit()
+    dist = MNLogit(da.from_array(y, chunks=300), da.from_array(X, chunks=(300, 3)),
+                   prob_weights=da.from_array(w, chunks=300)).fit()
+    assert dist.cov_type == mem.cov_type == "HC1"
+    assert rel(dist.params, mem.params) < RTOL and rel(dist.bse, mem.bse) < RTOL
+    assert dist.nobs == mem.nobs == n
