@@ -471,6 +471,16 @@ def _choice_sums(part: ChoicePartition, params, order):
     return np.array(ll), score, hess
 
 
+def _choice_score_sums(part: ChoicePartition, params):
+    """A pass of Böhning's phase: ``(sum w_i l_i, sum w_i s_i, None)``."""
+    return _choice_sums(part, params, 1)
+
+
+def _choice_hessian_sums(part: ChoicePartition, params):
+    """A pass of Newton's phase: the log-likelihood, score and Hessian sums."""
+    return _choice_sums(part, params, 2)
+
+
 def _choice_meat(part: ChoicePartition, params, weight_kind):
     """``sum_i c_i s_i s_i'`` with the meat's weights (as
     :func:`econderiv.models._dask._meat_sums`)."""
@@ -640,13 +650,13 @@ class _DaskChoiceLogit(_DaskLikelihood):
         params = np.asarray(params, float)
         key = params.tobytes()
         if self._pass_cache is None or self._pass_cache[0] != key:
-            self._pass_cache = (key, self._backend.map_sum(_choice_sums, params, 2))
+            self._pass_cache = (key, self._backend.map_sum(_choice_hessian_sums, params))
         ll, score, hess = self._pass_cache[1]
         return np.atleast_1d(ll), score, hess
 
     def _loglike_score(self, params):
         """One pass of Böhning's phase: the log-likelihood and the score only."""
-        ll, score, _ = self._backend.map_sum(_choice_sums, np.asarray(params, float), 1)
+        ll, score, _ = self._backend.map_sum(_choice_score_sums, np.asarray(params, float))
         return float(ll), score
 
     def bohning_bound(self) -> np.ndarray:
