@@ -34,6 +34,7 @@ without the dropped alternative (transformed on the workers).
 from __future__ import annotations
 
 import sys
+import uuid
 import warnings
 from dataclasses import dataclass, field, replace
 from itertools import pairwise
@@ -89,6 +90,10 @@ def _plain(v):
 # What a worker needs, and the arrays of one partition
 # ---------------------------------------------------------------------------
 
+#: design information by ChoiceSpec.key, per process
+_INFOS: dict = {}
+
+
 @dataclass
 class ChoiceSpec:
     """How a partition becomes case arrays: the formula's parts, the case,
@@ -117,11 +122,19 @@ class ChoiceSpec:
     helpers: tuple                      # (wide_to_long, _designs, _CaseArrays)
     block_rows: int
     predict: bool = False
+    key: str = ""                       # names the formula's designs in a worker's cache
     _infos: tuple = field(default=None, repr=False)
 
     def infos(self):
+        """``(alternative part, case part)`` design information: learned once
+        per process (a task's spec arrives unpickled, without it)."""
         if self._infos is None:
-            self._infos = self.helpers[1](self.alt_part, self.case_part, self.frame)[3]
+            cached = _INFOS.get(self.key) if self.key else None
+            if cached is None:
+                cached = self.helpers[1](self.alt_part, self.case_part, self.frame)[3]
+                if self.key:
+                    _INFOS[self.key] = cached
+            self._infos = cached
         return self._infos
 
     def __getstate__(self):
@@ -943,7 +956,8 @@ def choicelogit_model(cls, formula, ddf, selection=None, missing="raise", persis
     spec = ChoiceSpec(lhs, alt_part, case_part, case, case_in_index, alternative,
                       varying if wide else None, wide_alts, alts, base_pos, xnames, znames,
                       cols, levels, missing, weights, long_head, helpers,
-                      max(256, getattr(mod, "_BLOCK_BYTES", _BLOCK_BYTES) // per_case))
+                      max(256, getattr(mod, "_BLOCK_BYTES", _BLOCK_BYTES) // per_case),
+                      key=uuid.uuid4().hex)
     case_passes = 0 if wide else check_cases_within_partitions(ddf, spec)
     backend = ChoiceBackend(ddf, spec, persist)
     backend.passes += case_passes
