@@ -22,6 +22,12 @@ Usage::
 
 Sizes: J = 4 alternatives (all offered), 3 alternative-specific attributes, one
 case-specific regressor with alternative-specific constants (p = 3 + 3 x 2).
+
+Measured (default size, a 2-core machine shared with other jobs, load ~7):
+in-memory fit 3.6 s; dask model 7.3 s (a pass collecting the alternatives, the
+case check reading the case column, the summary pass), fit 20.2 s in 13
+passes: 7 Böhning passes of 1.6 s (1.9 x the 0.85 s read of the columns) and
+4 Newton passes of 2.0 s (2.4 x); params equal to 2e-15, SEs to 6e-16.
 """
 
 from __future__ import annotations
