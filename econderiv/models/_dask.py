@@ -397,6 +397,20 @@ def _formula_columns(formula: str, columns) -> tuple[list, list]:
     return cols, unknown
 
 
+def shuffle_method():
+    """dask's shuffle for the groupbys and distinct values here: its default
+    (``p2p`` when a distributed client exists), except under a local
+    scheduler chosen by configuration (``dask.config.set(scheduler=
+    "synchronous")``), where ``p2p`` cannot run even if a client exists."""
+    import dask
+
+    if dask.config.get("scheduler", None) in ("sync", "synchronous", "single-threaded",
+                                              "threads", "threading", "processes",
+                                              "multiprocessing"):
+        return "tasks"
+    return None
+
+
 def _categories(ddf, cols) -> dict:
     """Levels of the categorical / string columns among ``cols``: the dask
     categorical metadata where known, else one pass collecting the values."""
@@ -413,7 +427,8 @@ def _categories(ddf, cols) -> dict:
     if to_collect:
         import dask
 
-        uniq = dask.compute(*[ddf[c].dropna().unique() for c in to_collect])
+        uniq = dask.compute(*[ddf[c].dropna().unique(shuffle_method=shuffle_method())
+                              for c in to_collect])
         for c, u in zip(to_collect, uniq):
             vals = list(pd.unique(np.asarray(u, dtype=object)))
             try:
@@ -518,7 +533,8 @@ def _outcome_codes(ddf, col) -> dict:
     if isinstance(dt, pd.CategoricalDtype) and ddf[col].cat.known:
         vals = list(dt.categories)
     else:
-        vals = sorted(pd.unique(np.asarray(ddf[col].dropna().unique().compute(), dtype=object)))
+        vals = sorted(pd.unique(np.asarray(
+            ddf[col].dropna().unique(shuffle_method=shuffle_method()).compute(), dtype=object)))
     return {v: float(k) for k, v in enumerate(vals)}
 
 
@@ -740,7 +756,7 @@ def cluster_meat(backend: DaskBackend, rows_fn, args, group_col, k: int):
     split = max(1, backend.npartitions)
     sums = []
     for key in keys:
-        totals = scores.groupby(key).sum(split_out=split)
+        totals = scores.groupby(key).sum(split_out=split, shuffle_method=shuffle_method())
         leaves = [delayed(_outer_of_totals, pure=False)(piece, k)
                   for piece in totals.to_delayed()]
         sums.append(tree_sum(leaves))
