@@ -38,6 +38,7 @@ import uuid
 import warnings
 from dataclasses import dataclass, field, replace
 from itertools import pairwise
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -59,6 +60,7 @@ from econderiv.models._dask import (
     _design,
     _formula_columns,
     _learning_frame,
+    _name_partitions_lacking_columns,
     _OnWorkers,
     _outer_of_totals,
     _require_dask,
@@ -429,8 +431,12 @@ def check_cases_within_partitions(ddf, spec: ChoiceSpec, what: str = "the data")
 
     # only the case column is read (with a set index, any column brings it)
     frames = ddf[[spec.columns[0] if spec.case_in_index else spec.case]].to_delayed()
-    ext = list(dask.compute(*[delayed(_case_extent, pure=False)(f, spec, i)
-                              for i, f in enumerate(frames)]))
+    try:
+        ext = list(dask.compute(*[delayed(_case_extent, pure=False)(f, spec, i)
+                                  for i, f in enumerate(frames)]))
+    except KeyError:  # a partition whose columns differ from the collection's
+        _name_partitions_lacking_columns(SimpleNamespace(ddf=ddf, spec=spec))
+        raise
     empty = [e["number"] for e in ext if e["n"] == 0]
     if empty:
         raise ValueError(f"partition(s) {empty[:10]} of the dask DataFrame have zero rows "
@@ -974,8 +980,12 @@ def _summarize(backend: ChoiceBackend, n_alt: int) -> dict:
     import dask
     from dask import delayed
 
-    stats = list(dask.compute(*[delayed(_choice_stats, pure=False)(p, n_alt)
-                                for p in backend.parts]))
+    try:
+        stats = list(dask.compute(*[delayed(_choice_stats, pure=False)(p, n_alt)
+                                    for p in backend.parts]))
+    except KeyError:  # a partition whose columns differ from the collection's
+        _name_partitions_lacking_columns(backend)
+        raise
     backend.passes += 1
     empty = [s["number"] for s in stats if s["n_input"] == 0]
     if empty:

@@ -303,6 +303,10 @@ def test_zero_row_partition_and_missing_columns_are_errors(long_df, fishing):
              df[df.case >= df.case.iloc[399]]]
     with pytest.raises(ValueError, match=r"partition\(s\) \[1\] .* zero rows"):
         ChoiceLogit.from_formula(FORMULA, _from_parts(parts), case="case", alternative="alt")
+    # a partition whose columns differ from the collection's
+    parts = [df[df.case < 1150], df[df.case >= 1150].drop(columns="income")]
+    with pytest.raises(ValueError, match=r"partition 1 lacks the column\(s\) \['income'\]"):
+        ChoiceLogit.from_formula(FORMULA, _from_parts(parts), case="case", alternative="alt")
     with pytest.raises(ValueError, match=r"column\(s\) \['price'\]"):
         ChoiceLogit.from_formula("chosen ~ price", by_case(long_df, 2), case="case",
                                  alternative="alt")
