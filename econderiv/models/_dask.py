@@ -975,6 +975,18 @@ class _OnWorkers:
     T = property(_refuse)
 
 
+class WeightsOnWorkers(_OnWorkers):
+    """The weights stay on the workers; their sum (from the summary pass) is
+    known, for the summary's header."""
+
+    def __init__(self, n, total):
+        super().__init__((n,), "weights")
+        self._total = float(total)
+
+    def sum(self, *args, **kwargs):
+        return self._total
+
+
 class _DaskLikelihood:
     """Distributed hooks of an :class:`ExactLikelihoodModel` family (mixed in
     before the family's class by :func:`dask_class`)."""
@@ -1123,7 +1135,7 @@ def _weights_setup(model, kind, stats, column):
     weights, as in memory."""
     model._w = None
     model.weight_type = kind
-    model.weights = None if kind is None else _OnWorkers((stats["n"],), "weights")
+    model.weights = None if kind is None else WeightsOnWorkers(stats["n"], stats["w"])
     if kind is None:
         return
     if not stats["w"] > 0:
@@ -1185,17 +1197,8 @@ class _DaskHeckman(_DaskSelection):
             res = super().fit_twostep(cov_type="nonrobust", **kwargs)
         r = res._results
         params = np.asarray(r.params, float)
-        k = len(params)
         moments = functools.partial(_heckman_twostep_moments, self.k_select)
-        J, meat = self._backend.map_sum(_moment_sums, moments, params, self.weight_type)
-        cluster, n_groups = None, None
-        if cov_type == "cluster":
-            out = cluster_meat(self._backend, _moment_rows, (moments, params),
-                               cov_kwds["groups"], k)
-            cluster, n_groups = (out[0], out[1]) if isinstance(out[0], list) else (out, out[1])
-        cov, desc = _inference.covariance(
-            None, None, None, self.weight_type, cov_type, cov_kwds, float(self.nobs), k,
-            bread=-np.linalg.inv(J), meat=lambda codes: meat, cluster_meat=cluster)
+        cov, desc, n_groups = twostep_robust_cov(self, moments, params, cov_type, cov_kwds)
         r.normalized_cov_params = r.cov_params_default = cov
         r.cov_type = cov_type
         r.cov_kwds = dict(cov_kwds, description=desc)
@@ -1257,6 +1260,30 @@ def _moment_rows(part: Partition, moments, params):
     """Per-row moment contributions ``w_i g_i`` of a partition."""
     G, _ = moments(part, params)
     return G if part.w is None else G * part.w[:, None]
+
+
+def twostep_robust_cov(model, moments, params, cov_type, cov_kwds):
+    """The sandwich ``J^-1 M J^-T`` of a two-step estimator with ``J`` and the
+    meat ``M`` summed on the partitions (``moments(part, params) -> (G, J)``:
+    the partition's per-row moments and the Jacobian of their weighted sum).
+    Returns ``(cov, description, n_groups)``."""
+    from econderiv.models import _inference
+
+    backend = model._backend
+    params = np.asarray(params, float)
+    k = len(params)
+    J, meat = backend.map_sum(_moment_sums, moments, params, model.weight_type)
+    cluster, n_groups = None, None
+    if cov_type == "cluster":
+        out = cluster_meat(backend, _moment_rows, (moments, params), cov_kwds["groups"], k)
+        if isinstance(out[0], list):   # two-way: ([(M1, G1), (M2, G2), (M12, G12)], (G1, G2))
+            cluster, n_groups = out
+        else:
+            cluster, n_groups = out, out[1]
+    cov, desc = _inference.covariance(
+        None, None, None, model.weight_type, cov_type, cov_kwds, float(model.nobs), k,
+        bread=-np.linalg.inv(J), meat=lambda codes: meat, cluster_meat=cluster)
+    return cov, desc, n_groups
 
 
 def _heckman_margins(part: Partition, which, gamma, beta, L, specs, sample):

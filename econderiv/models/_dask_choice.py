@@ -69,6 +69,7 @@ from econderiv.models._dask import (
     dask_class,
     is_dask,
     robust_covariance,
+    WeightsOnWorkers,
     tree_sum,
 )
 
@@ -642,17 +643,6 @@ def _attribute_sums(part: ChoicePartition):
 # The model and results on dask
 # ---------------------------------------------------------------------------
 
-class _WeightsOnWorkers(_OnWorkers):
-    """Case weights on the workers; their sum (the summary's header) is known."""
-
-    def __init__(self, shape, total):
-        super().__init__(shape, "weights")
-        self._total = float(total)
-
-    def sum(self, *args, **kwargs):
-        return self._total
-
-
 class _DaskChoiceLogit(_DaskLikelihood):
     """Distributed hooks of the conditional logit: every sum over cases on the
     partitions (log-likelihood and score for Böhning's phase; with the
@@ -1058,7 +1048,7 @@ def _build_model(cls, backend, spec: ChoiceSpec, stats, asc, weights, weight_kin
     _weights_setup(m, weight_kind, {"n": n, "w": stats["w"], "w_nonint": stats["w_nonint"]},
                    weights)
     if weight_kind is not None:
-        m.weights = _WeightsOnWorkers((n,), stats["w"])
+        m.weights = WeightsOnWorkers(n, stats["w"])
     m.df_resid = m.nobs - m.k_params
     B = stats["bound"]
     bad = collinear_columns(B)

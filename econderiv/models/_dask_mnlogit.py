@@ -21,20 +21,9 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from econderiv.models._dask import (DaskBackend, Partition, _OnWorkers, _results_class_of,
-                                    _weights_setup, check_rank_gram, cluster_meat, dask_class,
-                                    partition_spec, summarize)
-
-
-class _WeightsOnWorkers(_OnWorkers):
-    """The weights stay on the workers; their sum (summary pass) is known."""
-
-    def __init__(self, n, total):
-        super().__init__((n,), "weights")
-        self._total = total
-
-    def sum(self, axis=None, out=None, **kwargs):
-        return self._total
+from econderiv.models._dask import (DaskBackend, Partition, WeightsOnWorkers, _OnWorkers,
+                                    _results_class_of, _weights_setup, check_rank_gram,
+                                    cluster_meat, dask_class, partition_spec, summarize)
 
 
 def _mn_loglike_score(part: Partition, beta, chunk):
@@ -307,7 +296,7 @@ def mnlogit_model(cls, formula, ddf, selection=None, missing="drop", persist=Fal
     if weight_kind is not None:
         m.__dict__.pop("nobs", None)  # as in memory: wnobs, not nobs, counts the weights
         m._w_total = float(stats["w"])
-        m.weights = _WeightsOnWorkers(n, m._w_total)
+        m.weights = WeightsOnWorkers(n, m._w_total)
     m.df_resid = m.wnobs - m.df_model - (J - 1)
     m.n_dropped = stats["n_dropped"]
     m.formula = formula

@@ -56,7 +56,6 @@ from econderiv.models._dask import (
     build_partition,
     check_binary_eq,
     check_rank_gram,
-    cluster_meat,
     constant_from_range,
     dask_class,
     is_dask,
@@ -64,6 +63,7 @@ from econderiv.models._dask import (
     probit_fit,
     summarize,
     tree_sum,
+    twostep_robust_cov,
 )
 
 __all__ = ["switching_model", "switching_twostep", "treatment_model", "treatment_twostep"]
@@ -90,48 +90,6 @@ def _twostep_request(model, cov_type, cov_kwds):
                          "is not a likelihood estimator); use 'nonrobust', 'HC0', 'HC1' "
                          "or 'cluster'")
     return cov_type, cov_kwds
-
-
-def _moment_sums(part: Partition, moments, params, weight_kind):
-    """``(J, meat)`` of the stacked two-step moments of a partition."""
-    G, J = moments(part, params)
-    w = part.w
-    if w is None:
-        return J, G.T @ G
-    if weight_kind == "freq":
-        return J, (G.T * w) @ G
-    Gw = G * w[:, None]
-    return J, Gw.T @ Gw
-
-
-def _moment_rows(part: Partition, moments, params):
-    """Per-row moment contributions ``w_i g_i`` of a partition."""
-    G, _ = moments(part, params)
-    return G if part.w is None else G * part.w[:, None]
-
-
-def twostep_robust_cov(model, moments, params, cov_type, cov_kwds):
-    """The sandwich ``J^-1 M J^-T`` of a two-step estimator with ``J`` and the
-    meat ``M`` summed on the partitions (``moments(part, params) -> (G, J)``:
-    the partition's per-row moments and the Jacobian of their weighted sum).
-    Returns ``(cov, description, n_groups)``."""
-    from econderiv.models import _inference
-
-    backend = model._backend
-    params = np.asarray(params, float)
-    k = len(params)
-    J, meat = backend.map_sum(_moment_sums, moments, params, model.weight_type)
-    cluster, n_groups = None, None
-    if cov_type == "cluster":
-        out = cluster_meat(backend, _moment_rows, (moments, params), cov_kwds["groups"], k)
-        if isinstance(out[0], list):   # two-way: ([(M1, G1), (M2, G2), (M12, G12)], (G1, G2))
-            cluster, n_groups = out
-        else:
-            cluster, n_groups = out, out[1]
-    cov, desc = _inference.covariance(
-        None, None, None, model.weight_type, cov_type, cov_kwds, float(model.nobs), k,
-        bread=-np.linalg.inv(J), meat=lambda codes: meat, cluster_meat=cluster)
-    return cov, desc, n_groups
 
 
 # ---------------------------------------------------------------------------

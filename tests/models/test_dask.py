@@ -244,6 +244,10 @@ def test_weights_equal_in_memory(family, key, sel_df, synchronous):
     assert rel(dist.params, mem.params) < RTOL
     assert rel(dist.bse, mem.bse) < RTOL
     assert abs(dist.llf - mem.llf) < RTOL * abs(mem.llf)
+    # the summary's weight line (kind and sum) from the summary pass's total
+    weight_line = [ln for ln in str(mem.summary()).splitlines() if "eights" in ln]
+    assert weight_line and weight_line == [ln for ln in str(dist.summary()).splitlines()
+                                           if "eights" in ln]
     if family == "Heckman":
         ts_mem = cls.from_formula(formula, df, **kw, **{key: df["w"]}).fit_twostep()
         ts = model.fit_twostep()
