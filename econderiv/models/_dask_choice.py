@@ -70,6 +70,7 @@ from econderiv.models._dask import (
     is_dask,
     robust_covariance,
     WeightsOnWorkers,
+    shuffle_method,
     tree_sum,
 )
 
@@ -459,7 +460,8 @@ def check_cases_within_partitions(ddf, spec: ChoiceSpec, what: str = "the data")
     table = dd.from_delayed([delayed(_case_table, pure=False)(f, spec, i, dtype)
                              for i, f in enumerate(frames)], meta=meta, verify_meta=False)
     counts = table.groupby("case")["part"].agg(["min", "max", "count"],
-                                               split_out=max(1, len(ext)))
+                                               split_out=max(1, len(ext)),
+                                               shuffle_method=shuffle_method())
     n_split, examples = tree_sum([delayed(_split_cases, pure=False)(piece)
                                   for piece in counts.to_delayed()]).compute()
     if int(n_split):
@@ -556,7 +558,8 @@ def choice_cluster_meat(backend: ChoiceBackend, params, group_col, k):
     pieces = [delayed(_choice_score_frame, pure=False)(f, p, params, group_col, k)
               for f, p in zip(frames, backend.parts)]
     scores = dd.from_delayed(pieces, meta=meta, verify_meta=False)
-    totals = scores.groupby("g").sum(split_out=max(1, backend.npartitions))
+    totals = scores.groupby("g").sum(split_out=max(1, backend.npartitions),
+                                     shuffle_method=shuffle_method())
     leaves = [delayed(_outer_of_totals, pure=False)(piece, k) for piece in totals.to_delayed()]
     meat, n_groups = tree_sum(leaves).compute()
     backend.passes += 1
@@ -843,7 +846,8 @@ def _sorted(values):
 
 
 def _unique_values(ddf, col) -> list:
-    return list(pd.unique(np.asarray(ddf[col].dropna().unique().compute(), dtype=object)))
+    return list(pd.unique(np.asarray(
+        ddf[col].dropna().unique(shuffle_method=shuffle_method()).compute(), dtype=object)))
 
 
 def choicelogit_model(cls, formula, ddf, selection=None, missing="raise", persist=False,
