@@ -1370,26 +1370,145 @@ class _DaskHeckmanResults:
             which, at, desc, [], decomposition=decomposition, n_used=int(n_used))
 
 
-# ---- average marginal effects of the bivariate-index families ---------------------
+# ---- average marginal effects (the distributed twin of _inference.index_margins) ----
 
-def _index_effects(designs, w, kind, slices, where, param_sets):
-    """``(sum of weights, S)``: ``S[r, v]`` the (weighted) sum over the rows of
-    ``designs`` of ``dP/dv = sum_e dP/dxb_e beta_e[where[v][e]]`` at
-    ``param_sets[r]``, with ``P`` = :func:`bivariate_prediction` ``(kind,
-    X_0 b_0, X_1 b_1, tanh(p[-1]))`` and ``b_e = p[slices[e]]``."""
-    from econderiv.models._bvprobit_kernels import bivariate_prediction
+def _describe_designs(designs, uses):
+    """Per design: rows, column min and max, and whether each column is 0/1."""
+    out = [np.array(float(len(designs[0])))]
+    for x, used in zip(designs, uses):
+        if not used or len(x) == 0:
+            k = x.shape[1]
+            out += [np.full(k, np.inf), np.full(k, -np.inf), np.zeros(k)]
+            continue
+        out += [x.min(axis=0), x.max(axis=0), (~np.isin(x, (0.0, 1.0))).sum(axis=0)]
+    return out
 
-    out = np.zeros((len(param_sets), len(where)))
-    for r, p in enumerate(param_sets):
-        betas = [p[a:b] for a, b in slices]
-        _, d0, d1 = bivariate_prediction(kind, designs[0] @ betas[0], designs[1] @ betas[1],
-                                         float(np.tanh(p[-1])), True)
-        derivs = (np.broadcast_to(d0, (len(designs[0]),)),
-                  np.broadcast_to(d1, (len(designs[0]),)))
-        for i, cols in enumerate(where):
-            eff = sum(derivs[e] * betas[e][j] for e, j in enumerate(cols) if j is not None)
-            out[r, i] = eff.sum() if w is None else w @ eff
-    return (len(designs[0]) if w is None else w.sum()), out
+
+def _margin_sums(designs, w, predict_fn, which, points, spec):
+    """Weighted sums over the rows of each effect at each parameter point
+    (``points``: ``[(betas, struct), ...]``; ``spec``: ``[(columns per design,
+    dummy), ...]``), and the sum of the weights."""
+    n = len(designs[0])
+    out = np.zeros((len(points), len(spec)))
+
+    def total(v):
+        v = np.broadcast_to(v, (n,))
+        return v.sum() if w is None else w @ v
+
+    for i, (betas, struct) in enumerate(points):
+        _, derivs = predict_fn(which, struct, designs, True)
+        for k, (cols, dummy) in enumerate(spec):
+            if dummy:
+                hi = [x.copy() for x in designs]
+                lo = [x.copy() for x in designs]
+                for e, j in enumerate(cols):
+                    if j is not None:
+                        hi[e][:, j], lo[e][:, j] = 1.0, 0.0
+                out[i, k] = total(predict_fn(which, struct, hi, False)
+                                  - predict_fn(which, struct, lo, False))
+                continue
+            eff = 0.0
+            for e, j in enumerate(cols):
+                if j is not None:
+                    eff = eff + derivs[e] * betas[e][j]
+            out[i, k] = total(eff)
+    return out, np.array(float(n if w is None else w.sum()))
+
+
+def dask_index_margins(results, run, names, uses, structural, index_params, which, at,
+                       dummy, description, variables, default_variables=None, at_means=None):
+    """Average marginal effects summed over the partitions, as
+    :func:`econderiv.models._inference.index_margins` with ``at="overall"``
+    (the same terms, the same discrete changes, the same central-difference
+    Jacobian: the parameter points statsmodels' ``approx_fprime`` visits are
+    recorded first and evaluated in one pass).
+
+    ``run(kind, *args)`` sums a partition function over the partitions:
+    ``kind="describe"`` gives :func:`_describe_designs`' sums (min and max
+    combined), ``kind="sums"`` :func:`_margin_sums` at the points.
+    ``default_variables(where, describe)`` picks the reported terms when
+    ``variables`` is None (default: every term). ``at_means(points, spec)``,
+    when given, allows ``at="mean"``: the :func:`_margin_sums` at the
+    regressors' (weighted) means, from one more pass."""
+    from statsmodels.tools.numdiff import approx_fprime
+
+    from econderiv.models import _inference
+
+    if at not in ("overall", "mean"):
+        raise ValueError(f"at must be 'overall' or 'mean', got {at!r}")
+    if at == "mean" and at_means is None:
+        raise NotImplementedError("on dask input this model's get_margeff averages over the "
+                                  "rows (at='overall'); at='mean' is not available")
+    n_eq = len(names)
+    desc = run("describe")
+    n_used = int(desc[0])
+    where: dict = {}
+    stats = []
+    for e in range(n_eq):
+        lo, hi, nonbinary = desc[1 + 3 * e:4 + 3 * e]
+        stats.append((lo, hi, nonbinary))
+        if not uses[e]:
+            continue
+        const = constant_from_range(lo, hi) if n_used else np.zeros(len(lo), bool)
+        for j, nm in enumerate(names[e]):
+            if not const[j]:
+                where.setdefault(nm, [None] * n_eq)[e] = j
+    if not where:
+        raise ValueError("the model has no regressors other than constants")
+    report = list(where)
+    if variables is not None:
+        variables = [variables] if isinstance(variables, str) else list(variables)
+        unknown = [v for v in variables if v not in where]
+        if unknown:
+            raise ValueError(f"no marginal effect for {unknown}: the target {which!r} "
+                             f"depends on {report}")
+        report = variables
+    elif default_variables is not None:
+        report = default_variables(where, stats)
+    spec = []
+    for v in report:
+        e = next(i for i, j in enumerate(where[v]) if j is not None)
+        spec.append((where[v], bool(dummy) and at == "overall"
+                     and stats[e][2][where[v][e]] == 0))
+    params = np.asarray(results.params, dtype=float)
+    visited = []
+
+    def record(p):
+        visited.append(np.array(p, dtype=float))
+        return np.zeros(len(report))
+
+    approx_fprime(params, record, centered=True)
+    points = [(index_params(p), structural(p)) for p in visited]
+    sums, total_w = run("sums", points, spec) if at == "overall" else at_means(points, spec)
+    averages = sums / float(total_w)
+    lookup = {p.tobytes(): averages[i] for i, p in enumerate(visited)}
+    jac = np.atleast_2d(approx_fprime(params, lambda p: lookup[np.asarray(p).tobytes()],
+                                      centered=True))
+    return _inference.MarginalEffects(report, averages[0], jac, results.cov_params(), which,
+                                      at, description, [v for v, (_, d) in zip(report, spec)
+                                                        if d], None, n_used)
+
+
+def _reduce_describe(parts, n_eq):
+    """The describe pass's per-partition results combined: rows added, minima
+    and maxima taken, counts of non-0/1 values (and any extra items) added."""
+    parts = [p for p in parts if p is not None]
+    out = [sum(p[0] for p in parts)]
+    for e in range(n_eq):
+        i = 1 + 3 * e
+        out += [np.min([p[i] for p in parts], axis=0), np.max([p[i + 1] for p in parts], axis=0),
+                sum(p[i + 2] for p in parts)]
+    for i in range(1 + 3 * n_eq, len(parts[0])):
+        out.append(sum(p[i] for p in parts))
+    return out
+
+
+def _gather(leaves):
+    """Compute small per-partition results (a few ``k``-vectors each)."""
+    import dask
+
+    return list(dask.compute(*leaves))
+
 
 
 def _margin_rows(part: Partition, selected_eq):
@@ -1403,10 +1522,23 @@ def _margin_rows(part: Partition, selected_eq):
     return [X[rows] for X in part.Xs], None if part.w is None else part.w[rows]
 
 
-def _index_margin_sums(part: Partition, kind, slices, where, param_sets, selected_eq):
+def _bivariate_predict(kind, struct, designs, grad):
+    """:func:`bivariate_prediction` of the two indices ``X_0 b_0``, ``X_1 b_1``
+    (``struct = (b_0, b_1, rho)``), with its derivatives in them."""
+    from econderiv.models._bvprobit_kernels import bivariate_prediction
+
+    b0, b1, rho = struct
+    out = bivariate_prediction(kind, designs[0] @ b0, designs[1] @ b1, rho, grad)
+    return (out[0], list(out[1:])) if grad else out
+
+
+def _bivariate_describe(part: Partition, selected_eq, uses):
+    return tuple(_describe_designs(_margin_rows(part, selected_eq)[0], uses))
+
+
+def _bivariate_margins(part: Partition, selected_eq, kind, points, spec):
     designs, w = _margin_rows(part, selected_eq)
-    total, sums = _index_effects(designs, w, kind, slices, where, param_sets)
-    return np.array(float(total)), sums, np.array(float(len(designs[0])))
+    return _margin_sums(designs, w, _bivariate_predict, kind, points, spec)
 
 
 def _design_sums(part: Partition, selected_eq):
@@ -1415,61 +1547,37 @@ def _design_sums(part: Partition, selected_eq):
             *[(X.sum(axis=0) if w is None else w @ X) for X in designs])
 
 
-def index_margins(model, params, cov, kind, which, at, dummy, variables, description,
-                  slices, constants, uses, selected_eq=None):
-    """:func:`econderiv.models._inference.index_margins` for a dask model
-    (continuous effects, ``at="overall"`` or ``"mean"``).
+def bivariate_margins(results, kind, which, at, dummy, variables, description, slices,
+                      uses, selected_eq=None):
+    """Average marginal effects of the two-index models (HeckProbit,
+    BivariateProbit) on dask: :func:`dask_index_margins` with the partitions'
+    designs in equation order (``slices[e]``: equation ``e``'s coefficients
+    in params, ``params[-1]`` atanh rho); ``at="mean"`` evaluates at the
+    (weighted) means from one more pass."""
+    from dask import delayed
 
-    The delta-method Jacobian is statsmodels' central difference of the
-    average effect (the in-memory steps), and every perturbed parameter
-    vector is evaluated in the same pass: one pass over the data gives the
-    effects and their Jacobian (``at="mean"``: one pass for the means).
-    """
-    from statsmodels.tools.numdiff import _get_epsilon
+    m = results.model
+    backend = m._backend
 
-    from econderiv.models import _inference
+    def run(kind_of_pass, *args):
+        if kind_of_pass == "describe":
+            leaves = [delayed(_apply, pure=False)(_bivariate_describe, p, (selected_eq, uses))
+                      for p in backend.parts]
+            backend.passes += 1
+            return _reduce_describe(_gather(leaves), 2)
+        return backend.map_sum(_bivariate_margins, selected_eq, kind, *args)
 
-    if at not in ("overall", "mean"):
-        raise ValueError(f"at must be 'overall' or 'mean', got {at!r}")
-    if dummy:
-        raise NotImplementedError("dummy=True (discrete changes) is not available on dask "
-                                  "input: the effects are derivatives averaged over the rows")
-    names = model._eq_exog_names
-    where: dict = {}
-    for e, (nm, const) in enumerate(zip(names, constants)):
-        if uses[e]:
-            for j, n in enumerate(nm):
-                if not const[j]:
-                    where.setdefault(n, [None, None])[e] = j
-    if not where:
-        raise ValueError("the model has no regressors other than constants")
-    report = list(where)
-    if variables is not None:
-        variables = [variables] if isinstance(variables, str) else list(variables)
-        unknown = [v for v in variables if v not in where]
-        if unknown:
-            raise ValueError(f"no marginal effect for {unknown}: the target {which!r} "
-                             f"depends on {report}")
-        report = variables
-    cols = [where[v] for v in report]
-    x = np.asarray(params, dtype=float)
-    h = _get_epsilon(x, 3, None, len(x)) / 2.0
-    sets = [x] + [x + h[i] * np.eye(len(x))[i] for i in range(len(x))] \
-        + [x - h[i] * np.eye(len(x))[i] for i in range(len(x))]
-    backend = model._backend
-    if at == "overall":
-        total, sums, n_used = backend.map_sum(_index_margin_sums, kind, slices, cols, sets,
-                                              selected_eq)
-        f = sums / float(total)
-    else:
+    def at_means(points, spec):
         total, *sums = backend.map_sum(_design_sums, selected_eq)
         means = [np.atleast_2d(sm / float(total)) for sm in sums]
-        n_used = np.nan
-        f = _index_effects(means, None, kind, slices, cols, sets)[1]
-    k = len(x)
-    jac = ((f[1:k + 1] - f[k + 1:]) / (2 * h[:, None])).T
-    return _inference.MarginalEffects(report, f[0], jac, cov, which, at, description, [],
-                                      None, int(n_used) if np.isfinite(n_used) else 1)
+        return _margin_sums(means, None, _bivariate_predict, kind, points, spec)
+
+    def structural(p):
+        return (p[slice(*slices[0])], p[slice(*slices[1])], float(np.tanh(p[-1])))
+
+    return dask_index_margins(results, run, m._eq_exog_names, uses, structural,
+                              lambda p: list(structural(p)[:2]), which, at, dummy,
+                              description, variables, at_means=at_means)
 
 
 class _DaskHeckProbitResults:
@@ -1502,11 +1610,10 @@ class _DaskHeckProbitResults:
                   "p11": f"P({y}=1, {s}=1)", "p10": f"P({y}=1, {s}=0)",
                   "p01": f"P({y}=0, {s}=1)", "p00": f"P({y}=0, {s}=0)"}
         # the partitions hold (outcome, selection) designs; params are (selection, outcome)
-        return index_margins(m, self.params, self.cov_params(), kinds[which], which, at, dummy,
-                             variables, labels[which], [(kz, kz + kx), (0, kz)],
-                             [m._outcome_constant, m._select_constant_range],
-                             (which != "psel", which != "pmargin"),
-                             1 if sample == "selected" else None)
+        return bivariate_margins(self, kinds[which], which, at, dummy, variables,
+                                 labels[which], [(kz, kz + kx), (0, kz)],
+                                 (which != "psel", which != "pmargin"),
+                                 1 if sample == "selected" else None)
 
 
 class _DaskBivariateProbitResults:
@@ -1535,10 +1642,9 @@ class _DaskBivariateProbitResults:
         labels = {"p11": f"P({y1}=1, {y2}=1)", "pmarg1": f"P({y1}=1)",
                   "pmarg2": f"P({y2}=1)", "pcond1": f"P({y1}=1 | {y2}=1)",
                   "pcond2": f"P({y2}=1 | {y1}=1)"}
-        return index_margins(m, self.params, self.cov_params(), which, which, at, dummy,
-                             variables, labels.get(which, which),
-                             [(0, m.k1), (m.k1, m.k1 + m.k2)], m._eq_constants,
-                             (which not in ("pmarg2", "xb2"), which not in ("pmarg1", "xb1")))
+        return bivariate_margins(self, which, which, at, dummy, variables,
+                                 labels.get(which, which), [(0, m.k1), (m.k1, m.k1 + m.k2)],
+                                 (which not in ("pmarg2", "xb2"), which not in ("pmarg1", "xb1")))
 
 
 class _DaskHeckProbit(_DaskSelection):

@@ -49,6 +49,11 @@ from econderiv.models._dask import (
     DaskBackend,
     Partition,
     _apply,
+    _describe_designs,
+    _gather,
+    _margin_sums,
+    _reduce_describe,
+    dask_index_margins,
     _DaskLikelihood,
     _OnWorkers,
     _template_data,
@@ -90,143 +95,6 @@ def _twostep_request(model, cov_type, cov_kwds):
                          "is not a likelihood estimator); use 'nonrobust', 'HC0', 'HC1' "
                          "or 'cluster'")
     return cov_type, cov_kwds
-
-
-# ---------------------------------------------------------------------------
-# Average marginal effects (the distributed twin of _inference.index_margins)
-# ---------------------------------------------------------------------------
-
-def _describe_designs(designs, uses):
-    """Per design: rows, column min and max, and whether each column is 0/1."""
-    out = [np.array(float(len(designs[0])))]
-    for x, used in zip(designs, uses):
-        if not used or len(x) == 0:
-            k = x.shape[1]
-            out += [np.full(k, np.inf), np.full(k, -np.inf), np.zeros(k)]
-            continue
-        out += [x.min(axis=0), x.max(axis=0), (~np.isin(x, (0.0, 1.0))).sum(axis=0)]
-    return out
-
-
-def _margin_sums(designs, w, predict_fn, which, points, spec):
-    """Weighted sums over the rows of each effect at each parameter point
-    (``points``: ``[(betas, struct), ...]``; ``spec``: ``[(columns per design,
-    dummy), ...]``), and the sum of the weights."""
-    n = len(designs[0])
-    out = np.zeros((len(points), len(spec)))
-
-    def total(v):
-        v = np.broadcast_to(v, (n,))
-        return v.sum() if w is None else w @ v
-
-    for i, (betas, struct) in enumerate(points):
-        _, derivs = predict_fn(which, struct, designs, True)
-        for k, (cols, dummy) in enumerate(spec):
-            if dummy:
-                hi = [x.copy() for x in designs]
-                lo = [x.copy() for x in designs]
-                for e, j in enumerate(cols):
-                    if j is not None:
-                        hi[e][:, j], lo[e][:, j] = 1.0, 0.0
-                out[i, k] = total(predict_fn(which, struct, hi, False)
-                                  - predict_fn(which, struct, lo, False))
-                continue
-            eff = 0.0
-            for e, j in enumerate(cols):
-                if j is not None:
-                    eff = eff + derivs[e] * betas[e][j]
-            out[i, k] = total(eff)
-    return out, np.array(float(n if w is None else w.sum()))
-
-
-def dask_index_margins(results, run, names, uses, structural, index_params, which, at,
-                       dummy, description, variables, default_variables=None):
-    """Average marginal effects summed over the partitions, as
-    :func:`econderiv.models._inference.index_margins` with ``at="overall"``
-    (the same terms, the same discrete changes, the same central-difference
-    Jacobian: the parameter points statsmodels' ``approx_fprime`` visits are
-    recorded first and evaluated in one pass).
-
-    ``run(kind, *args)`` sums a partition function over the partitions:
-    ``kind="describe"`` gives :func:`_describe_designs`' sums (min and max
-    combined), ``kind="sums"`` :func:`_margin_sums` at the points.
-    ``default_variables(where, describe)`` picks the reported terms when
-    ``variables`` is None (default: every term)."""
-    from statsmodels.tools.numdiff import approx_fprime
-
-    from econderiv.models import _inference
-
-    if at != "overall":
-        raise NotImplementedError("on dask input get_margeff averages over the rows "
-                                  "(at='overall'); at='mean' is not available")
-    n_eq = len(names)
-    desc = run("describe")
-    n_used = int(desc[0])
-    where: dict = {}
-    stats = []
-    for e in range(n_eq):
-        lo, hi, nonbinary = desc[1 + 3 * e:4 + 3 * e]
-        stats.append((lo, hi, nonbinary))
-        if not uses[e]:
-            continue
-        const = constant_from_range(lo, hi) if n_used else np.zeros(len(lo), bool)
-        for j, nm in enumerate(names[e]):
-            if not const[j]:
-                where.setdefault(nm, [None] * n_eq)[e] = j
-    if not where:
-        raise ValueError("the model has no regressors other than constants")
-    report = list(where)
-    if variables is not None:
-        variables = [variables] if isinstance(variables, str) else list(variables)
-        unknown = [v for v in variables if v not in where]
-        if unknown:
-            raise ValueError(f"no marginal effect for {unknown}: the target {which!r} "
-                             f"depends on {report}")
-        report = variables
-    elif default_variables is not None:
-        report = default_variables(where, stats)
-    spec = []
-    for v in report:
-        e = next(i for i, j in enumerate(where[v]) if j is not None)
-        spec.append((where[v], bool(dummy) and stats[e][2][where[v][e]] == 0))
-    params = np.asarray(results.params, dtype=float)
-    visited = []
-
-    def record(p):
-        visited.append(np.array(p, dtype=float))
-        return np.zeros(len(report))
-
-    approx_fprime(params, record, centered=True)
-    points = [(index_params(p), structural(p)) for p in visited]
-    sums, total_w = run("sums", points, spec)
-    averages = sums / float(total_w)
-    lookup = {p.tobytes(): averages[i] for i, p in enumerate(visited)}
-    jac = np.atleast_2d(approx_fprime(params, lambda p: lookup[np.asarray(p).tobytes()],
-                                      centered=True))
-    return _inference.MarginalEffects(report, averages[0], jac, results.cov_params(), which,
-                                      at, description, [v for v, (_, d) in zip(report, spec)
-                                                        if d], None, n_used)
-
-
-def _reduce_describe(parts, n_eq):
-    """The describe pass's per-partition results combined: rows added, minima
-    and maxima taken, counts of non-0/1 values (and any extra items) added."""
-    parts = [p for p in parts if p is not None]
-    out = [sum(p[0] for p in parts)]
-    for e in range(n_eq):
-        i = 1 + 3 * e
-        out += [np.min([p[i] for p in parts], axis=0), np.max([p[i + 1] for p in parts], axis=0),
-                sum(p[i + 2] for p in parts)]
-    for i in range(1 + 3 * n_eq, len(parts[0])):
-        out.append(sum(p[i] for p in parts))
-    return out
-
-
-def _gather(leaves):
-    """Compute small per-partition results (a few ``k``-vectors each)."""
-    import dask
-
-    return list(dask.compute(*leaves))
 
 
 # ===========================================================================
