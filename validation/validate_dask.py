@@ -5,7 +5,9 @@
   two-step and ML; the same printed values as ``validate_heckman.py``), and
   Stata's ``mlogit`` on the ANES 1996 data as recorded in statsmodels' test
   suite (``statsmodels/discrete/tests/results/results_discrete.py``,
-  ``Anes.mnlogit_basezero``; the same numbers as ``validate_mnlogit.py``);
+  ``Anes.mnlogit_basezero``; the same numbers as ``validate_mnlogit.py``),
+  once from a dask DataFrame with a formula and once from dask arrays
+  (``MNLogit(y, X)``, 7 chunks);
   R sampleSelection's Tobit-5 ML test (``tests/selection.Rout.save``) and
   treatReg vignette (pp. 5-6): the checks of ``validate_switching.tests_ml``
   and ``validate_treatment.vignette_simulated`` run with the model fitted
