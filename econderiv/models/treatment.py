@@ -366,12 +366,22 @@ class EndogenousTreatment(ExactLikelihoodModel):
             frame = raw.copy()
             col = raw[dname]
             frame[dname] = bool(value) if col.dtype == bool else value
-            out, _ = _data.new_design(frame, self.k_outcome, list(self.exog_names), "exog",
-                                      info)
+            out, _ = self._formula_outcome_design(frame, info)
             return out
         out = np.array(X, dtype=float, copy=True)
         out[:, self._tcol] = value
         return out
+
+    def _formula_outcome_design(self, frame, info):
+        """``(X, index)``: raw rows through the outcome formula, with the
+        treatment column of ``frame`` appended when the model appended it
+        (the formula then does not make that column)."""
+        names = list(self.exog_names)
+        if not self.treatment_added:
+            return _data.new_design(frame, self.k_outcome, names, "exog", info)
+        X, index = _data.new_design(frame, self.k_outcome - 1, names[:-1], "exog", info)
+        d = frame[self.endog_treatment_name].to_numpy(dtype=float)
+        return np.column_stack([X, d]), index
 
     def _raw_rows(self):
         f = self._formula_frame
@@ -393,12 +403,12 @@ class EndogenousTreatment(ExactLikelihoodModel):
             if raw is not None and self.endog_treatment_name not in raw.columns:
                 # the outcome formula needs the treatment column: build at d = 0 and 1
                 tmp = raw.assign(**{self.endog_treatment_name: 0})
-                X0, index = _data.new_design(tmp, self.k_outcome, list(self.exog_names),
-                                             "exog", infos[0])
+                X0, index = self._formula_outcome_design(tmp, infos[0])
                 X1 = self._switched(X0, tmp, 1)
             else:
-                X, index = _data.new_design(exog, self.k_outcome, list(self.exog_names),
-                                            "exog", infos[0])
+                X, index = (self._formula_outcome_design(raw, infos[0]) if raw is not None
+                            else _data.new_design(exog, self.k_outcome, list(self.exog_names),
+                                                  "exog"))
                 d = X[:, self._tcol]
                 X1, X0 = self._switched(X, raw, 1), self._switched(X, raw, 0)
         if exog_treatment is not None:

@@ -159,6 +159,35 @@ def test_treatment_added_when_absent_from_outcome():
     assert a.loglike(p) == pytest.approx(b.loglike(p), rel=1e-14)
 
 
+def test_effects_predictions_and_summary_when_treatment_added():
+    # the potential-outcome designs go through the formula, which lacks the
+    # appended column: they failed with a matmul shape error
+    df = frame(300, seed=4)
+    a = EndogenousTreatment.from_formula("y ~ x", df, treatment="d ~ x + z")
+    b = EndogenousTreatment.from_formula("y ~ x + d", df, treatment="d ~ x + z")
+    for fa, fb in ((a.fit(), b.fit()), (a.fit_twostep(), b.fit_twostep())):
+        np.testing.assert_allclose(fa.params, fb.params, rtol=1e-10)
+        pd.testing.assert_frame_equal(fa.treatment_effects(), fb.treatment_effects(),
+                                      rtol=1e-8)
+        for which in ("te", "y1", "y0", "yctrt", "ycntrt", "xb", "ycond"):
+            np.testing.assert_allclose(fa.predict(which=which), fb.predict(which=which),
+                                       rtol=1e-8, err_msg=which)
+            np.testing.assert_allclose(fa.predict(df.head(7), which=which),
+                                       fb.predict(df.head(7), which=which), rtol=1e-8)
+        # new data without the treatment column: the potential outcomes only
+        np.testing.assert_allclose(fa.predict(df.drop(columns="d").head(7), which="y1"),
+                                   fb.predict(df.drop(columns="d").head(7), which="y1"))
+        np.testing.assert_allclose(fa.get_margeff().margeff, fb.get_margeff().margeff,
+                                   rtol=1e-8)
+        assert "ATE:" in str(fa.summary())
+    # an interaction alone: d is appended and the formula still depends on it
+    df["y"] += 0.5 * df.d * df.x
+    c = EndogenousTreatment.from_formula("y ~ x + x:d", df, treatment="d ~ x + z").fit()
+    e = EndogenousTreatment.from_formula("y ~ x + x:d + d", df, treatment="d ~ x + z").fit()
+    assert c.model.treatment_added and not e.model.treatment_added
+    pd.testing.assert_frame_equal(c.treatment_effects(), e.treatment_effects(), rtol=1e-6)
+
+
 def test_arrays_boolean_treatment_and_no_exclusion_note():
     y, X, d, Z = simulate(300, seed=6)
     mod = EndogenousTreatment(y, X, d.astype(bool), Z[:, :2])
