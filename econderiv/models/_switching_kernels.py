@@ -520,7 +520,8 @@ def prediction(which: str, X0, X1, Z, gamma, beta0, beta1, L0: float, L1: float,
                 [a - b for a, b in zip(dL1, dL0)]) if grad else val
 
 
-def treatment_effect(which: str, X0, X1, Z, s, gamma, beta0, beta1, L0: float, L1: float):
+def treatment_effect(which: str, X0, X1, Z, s, gamma, beta0, beta1, L0: float, L1: float,
+                     weights=None):
     """Average treatment effect and its gradient in ``(gamma, beta0, beta1, L0, L1)``.
 
     * ``"ate"``: ``mean(x1'beta1 - x0'beta0)`` over all rows;
@@ -528,6 +529,10 @@ def treatment_effect(which: str, X0, X1, Z, s, gamma, beta0, beta1, L0: float, L
       ``(x1'beta1 - x0'beta0) + (L1 - L0) lambda(w)``;
     * ``"atu"``: over the rows with ``s = 0``,
       ``(x1'beta1 - x0'beta0) - (L1 - L0) lambda(-w)``.
+
+    ``weights`` (n,), optional: the means are weighted, ``sum_i w_i v_i /
+    sum_i w_i`` over the averaged rows (every weight type, as Stata's
+    ``margins``), and so is the gradient.
 
     Returns ``(value, gradient)``.
     """
@@ -542,11 +547,12 @@ def treatment_effect(which: str, X0, X1, Z, s, gamma, beta0, beta1, L0: float, L
     val, (dw, dx0, dx1), (dL0, dL1) = prediction(pred, X0, X1, Z, gamma, beta0, beta1, L0,
                                                  L1, grad=True)
     n = X0.shape[0]
+    a = (np.full(n, 1.0 / n) if weights is None
+         else np.asarray(weights, float)[rows] / np.sum(np.asarray(weights, float)[rows]))
 
-    def avg(v, M):
-        return np.broadcast_to(v, (n,)) @ M / n
+    def avg(v, M=None):
+        v = np.broadcast_to(v, (n,))
+        return a @ v if M is None else (a * v) @ M
 
-    g = np.concatenate([avg(dw, Z), avg(dx0, X0), avg(dx1, X1),
-                        [np.mean(np.broadcast_to(dL0, (n,))),
-                         np.mean(np.broadcast_to(dL1, (n,)))]])
-    return float(np.mean(val)), g
+    g = np.concatenate([avg(dw, Z), avg(dx0, X0), avg(dx1, X1), [avg(dL0), avg(dL1)]])
+    return float(avg(val)), g

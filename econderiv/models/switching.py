@@ -617,8 +617,10 @@ class _SwitchingResultsMixin:
         (mean of ``E[y1 - y0 | s = 0]`` over the rows with ``s = 0``), and the
         potential-outcome means ``E[y0]``, ``E[y1]`` (means of ``x_r'b_r``).
         Averages use the rows where ``x0``, ``x1`` and ``z`` are all finite
-        (``n`` column). The standard errors treat the regressors as fixed
-        (conditional on the sample), as Stata's ``margins`` does by default.
+        (``n`` column, a row count); with weights (any type) they are
+        weighted means, as Stata's ``margins`` and :meth:`get_margeff`. The
+        standard errors treat the regressors as fixed (conditional on the
+        sample), as Stata's ``margins`` does by default.
         """
         m = self.model
         X0, X1, Z, s = m._X0, m._X1, m._z, m.endog_select
@@ -627,20 +629,21 @@ class _SwitchingResultsMixin:
             raise ValueError("no rows with both regimes' regressors finite: treatment effects "
                              "need x0 and x1 at the same rows")
         X0, X1, Z, s = X0[ok], X1[ok], Z[ok], s[ok]
+        w = None if m._w is None else m._w[ok]
         gamma, b0, b1, L0, L1, J = self._structural()
         entries, counts = {}, []
         for name, which, rows in (("ATE", "ate", np.ones(len(s), bool)),
                                   ("ATT", "att", s == 1), ("ATU", "atu", s == 0)):
             if not rows.any():
                 continue
-            val, grad = K.treatment_effect(which, X0, X1, Z, s, gamma, b0, b1, L0, L1)
+            val, grad = K.treatment_effect(which, X0, X1, Z, s, gamma, b0, b1, L0, L1, w)
             entries[name] = (val, grad @ J)
             counts.append(int(rows.sum()))
         kz, k0 = m.k_select, m.k_outcome0
         for r, X, sl in ((0, X0, slice(kz, kz + k0)), (1, X1, slice(kz + k0, kz + k0 + len(b1)))):
             g = np.zeros(J.shape[0])
-            g[sl] = X.mean(axis=0)
-            entries[f"E[y{r}]"] = (float(X.mean(axis=0) @ (b0 if r == 0 else b1)), g @ J)
+            g[sl] = np.average(X, axis=0, weights=w)
+            entries[f"E[y{r}]"] = (float(g[sl] @ (b0 if r == 0 else b1)), g @ J)
             counts.append(len(s))
         frame = _inference.ancillary_frame(entries, self.params, self.cov_params(), alpha)
         frame["n"] = counts

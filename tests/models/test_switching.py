@@ -253,6 +253,9 @@ def test_twostep_freq_weights_equal_duplicated_rows():
         ta, tb = a.fit_twostep(cov_type=ct), b.fit_twostep(cov_type=ct)
         np.testing.assert_allclose(ta.params, tb.params, rtol=1e-7, atol=1e-9)
         np.testing.assert_allclose(ta.bse, tb.bse, rtol=1e-6)
+        ea, eb = ta.treatment_effects(), tb.treatment_effects()
+        np.testing.assert_allclose(ea["coef"], eb["coef"], rtol=1e-7)
+        np.testing.assert_allclose(ea["std err"], eb["std err"], rtol=1e-6)
     assert ta.rho1 == pytest.approx(tb.rho1, rel=1e-9)
 
 
@@ -351,6 +354,37 @@ def test_freq_weights_equal_duplicated_rows():
     np.testing.assert_allclose(a.params, b.params, rtol=1e-6, atol=1e-8)
     assert a.llf == pytest.approx(b.llf, rel=1e-10)
     np.testing.assert_allclose(a.bse, b.bse, rtol=1e-6)
+    # the effects are weighted means (they were unweighted): the same as on
+    # the repeated rows, standard errors included; "n" counts rows
+    ea, eb = a.treatment_effects(), b.treatment_effects()
+    np.testing.assert_allclose(ea["coef"], eb["coef"], rtol=1e-6)
+    np.testing.assert_allclose(ea["std err"], eb["std err"], rtol=1e-5)
+    assert ea.loc["ATE", "n"] == len(df) and eb.loc["ATE", "n"] == len(big)
+
+
+def test_weighted_effects_and_their_gradients():
+    # prob weights weight the averages too; the analytic gradient of the
+    # weighted mean against a numerical one
+    df = simulate(n=400, seed=5)
+    w = np.random.default_rng(3).uniform(0.2, 3.0, size=len(df))
+    res = SwitchingRegression.from_formula(["y ~ x", "y ~ x + v"], df, selection="s ~ x + w",
+                                           prob_weights=w).fit()
+    m, te = res.model, res.treatment_effects()
+    s = m.endog_select
+    for which, name, rows in (("ate", "ATE", s >= 0), ("att", "ATT", s == 1),
+                              ("atu", "ATU", s == 0)):
+        pred = res.predict(which={"ate": "te", "att": "tt", "atu": "tu"}[which])
+        assert te.loc[name, "coef"] == pytest.approx(np.average(pred[rows], weights=w[rows]),
+                                                     rel=1e-12)
+
+        def value(p):
+            g, b0, b1, L0, L1, _ = res._results._structural(p)
+            return K.treatment_effect(which, m._X0, m._X1, m._z, s, g, b0, b1, L0, L1, w)[0]
+        grad = approx_fprime(res.params.to_numpy(), value, centered=True)
+        se = np.sqrt(grad @ res.cov_params().to_numpy() @ grad)
+        assert te.loc[name, "std err"] == pytest.approx(se, rel=1e-5)
+    assert te.loc["E[y1]", "coef"] == pytest.approx(np.average(res.predict(which="xb1"),
+                                                               weights=w), rel=1e-12)
 
 
 def test_pickle_keeps_formula_predictions(ml):
