@@ -226,23 +226,28 @@ def _switching_moments(part: Partition, params):
 
 
 def _switching_effect_sums(part: Partition, gamma, b0, b1, L0, L1):
-    """Row counts, the sums of each effect and of its gradient rows (over the
-    rows with ``x0`` and ``x1`` finite), and the sums of ``x0``, ``x1``."""
+    """Per effect the row count, the weight total and the weighted sums of the
+    effect and of its gradient rows (over the rows with ``x0`` and ``x1``
+    finite); then the row count, weight total and weighted sums of ``x0``,
+    ``x1`` (weights 1 without weights)."""
     from econderiv.models._switching_kernels import treatment_effect
 
     (_, _, s, _), (X0, X1, Z, _) = part.ys, part.Xs
     ok = np.isfinite(X0).all(axis=1) & np.isfinite(X1).all(axis=1)
     X0, X1, Z, s = X0[ok], X1[ok], Z[ok], s[ok]
+    w = np.ones(len(s)) if part.w is None else np.asarray(part.w, float)[ok]
     k = len(gamma) + len(b0) + len(b1) + 2
     out = []
     for which, rows in (("ate", np.ones(len(s), bool)), ("att", s == 1), ("atu", s == 0)):
-        m = float(rows.sum())
-        if m == 0:
-            out += [np.array(0.0), np.array(0.0), np.zeros(k)]
+        count, total = float(rows.sum()), float(w[rows].sum())
+        if total == 0:  # no rows here (or zero weights only): they add nothing
+            out += [np.array(count), np.array(0.0), np.array(0.0), np.zeros(k)]
             continue
-        val, grad = treatment_effect(which, X0, X1, Z, s, gamma, b0, b1, L0, L1)
-        out += [np.array(m), np.array(m * val), m * np.asarray(grad, float)]
-    out += [np.array(float(len(s))), X0.sum(axis=0), X1.sum(axis=0)]
+        # the kernel's weighted mean times the weight total: the weighted sum
+        val, grad = treatment_effect(which, X0, X1, Z, s, gamma, b0, b1, L0, L1, w)
+        out += [np.array(count), np.array(total), np.array(total * val),
+                total * np.asarray(grad, float)]
+    out += [np.array(float(len(s))), np.array(float(w.sum())), w @ X0, w @ X1]
     return tuple(out)
 
 
@@ -405,28 +410,29 @@ class _DaskSwitchingResults:
                                exog_select=exog_select)
 
     def treatment_effects(self, alpha: float = 0.05) -> pd.DataFrame:
-        """ATE, ATT, ATU and ``E[y0]``, ``E[y1]`` as in memory (unweighted
-        averages over the rows with ``x0`` and ``x1`` finite), the averages and
-        their gradients summed over the partitions."""
+        """ATE, ATT, ATU and ``E[y0]``, ``E[y1]`` as in memory (averages over
+        the rows with ``x0`` and ``x1`` finite, weighted with weights), the
+        weighted sums of the effects and their gradients summed over the
+        partitions."""
         from econderiv.models import _inference
 
         m = self.model
         gamma, b0, b1, L0, L1, J = self._structural()
         sums = m._backend.map_sum(_switching_effect_sums, gamma, b0, b1, L0, L1)
-        n_ok = float(sums[9])
+        n_ok, w_ok = float(sums[12]), float(sums[13])
         if n_ok == 0:
             raise ValueError("no rows with both regimes' regressors finite: treatment effects "
                              "need x0 and x1 at the same rows")
         entries, counts = {}, []
         for i, name in enumerate(("ATE", "ATT", "ATU")):
-            cnt, total, grad = sums[3 * i:3 * i + 3]
+            cnt, wsum, total, grad = sums[4 * i:4 * i + 4]
             if float(cnt) == 0:
                 continue
-            entries[name] = (float(total) / float(cnt), (grad / float(cnt)) @ J)
+            entries[name] = (float(total) / float(wsum), (grad / float(wsum)) @ J)
             counts.append(int(cnt))
         kz, k0 = m.k_select, m.k_outcome0
-        for r, mean_x, sl, b in ((0, sums[10] / n_ok, slice(kz, kz + k0), b0),
-                                 (1, sums[11] / n_ok, slice(kz + k0, kz + k0 + len(b1)), b1)):
+        for r, mean_x, sl, b in ((0, sums[14] / w_ok, slice(kz, kz + k0), b0),
+                                 (1, sums[15] / w_ok, slice(kz + k0, kz + k0 + len(b1)), b1)):
             g = np.zeros(J.shape[0])
             g[sl] = mean_x
             entries[f"E[y{r}]"] = (float(mean_x @ b), g @ J)

@@ -147,6 +147,16 @@ def test_weights_equal_in_memory(family, key, df):
     assert rel(ts.params, ts_mem.params) < RTOL and rel(ts.bse, ts_mem.bse) < RTOL
     te_mem, te = mem.treatment_effects(), dist.treatment_effects()
     assert rel(te.iloc[:, :2], te_mem.iloc[:, :2]) < RTOL
+    # the effects are weighted means over the rows (both families; the
+    # switching twin's were unweighted), the two-step's too
+    assert te.loc["ATE", "coef"] == pytest.approx(
+        np.average(mem.predict(which="te"), weights=d.w), rel=1e-10)
+    if family == "switching":
+        assert list(te["n"]) == list(te_mem["n"])
+        att = np.average(mem.predict(which="tt")[d.s == 1], weights=d.w[d.s == 1])
+        assert te.loc["ATT", "coef"] == pytest.approx(att, rel=1e-10)
+    te_mem, te = ts_mem.treatment_effects(), ts.treatment_effects()
+    assert rel(te.iloc[:, :2], te_mem.iloc[:, :2]) < RTOL
 
 
 @pytest.mark.parametrize("cov_type", ["opg", "HC1", "cluster"])
@@ -236,15 +246,11 @@ def test_treatment_column_found_or_added_as_in_memory(formula, tcol_name, df):
     mem, dist = mem_model.fit(), model.fit()
     assert list(dist.params.index) == list(mem.params.index)
     assert rel(dist.params, mem.params) < RTOL and rel(dist.bse, mem.bse) < RTOL
-    if not model.treatment_added:
-        # (in memory, a formula model whose formula lacks the indicator rebuilds its
-        # potential outcomes without the appended column: its effects fail there)
-        assert rel(dist.treatment_effects().iloc[:, :2],
-                   mem.treatment_effects().iloc[:, :2]) < RTOL
-    else:
-        te = dist.treatment_effects()
-        assert abs(te.loc["ATE", "coef"] - mem.params[f"outcome:{dname}"]) < RTOL
-        assert abs(te.loc["ATE", "std err"] - mem.bse[f"outcome:{dname}"]) < RTOL
+    assert rel(dist.treatment_effects().iloc[:, :2],
+               mem.treatment_effects().iloc[:, :2]) < RTOL
+    te = dist.treatment_effects()
+    assert abs(te.loc["ATE", "coef"] - mem.params[f"outcome:{tcol_name}"]) < RTOL
+    assert abs(te.loc["ATE", "std err"] - mem.bse[f"outcome:{tcol_name}"]) < RTOL
 
 
 # ---------------------------------------------------------------------------
