@@ -503,7 +503,8 @@ class ChoiceLogit(ExactLikelihoodModel):
             Rows of ``data`` to use.
         **kwargs
             ``asc`` is taken from the formula; weights (as arrays or column
-            names of ``data``) and the other constructor keywords.
+            names of ``data``; for wide data per wide row or per case) and the
+            other constructor keywords.
         """
         if _dask.is_dask(data):  # data larger than memory: the distributed backend
             return _dask.from_formula(cls, formula, data, subset=subset, case=case,
@@ -519,9 +520,14 @@ class ChoiceLogit(ExactLikelihoodModel):
                 raise ValueError(f"wide data: the left side {lhs!r} must be the column of "
                                  "the chosen alternative")
             long = wide_to_long(data, lhs, varying, alternatives)
+            # weights given per wide row (a column's name, or an array) go to the
+            # long rows through the case id, so that missing='drop' drops them
+            # with their cases
+            at = data.index.get_indexer(long["case"]) if data.index.is_unique else None
             for key in ("freq_weights", "prob_weights", "importance_weights"):
                 if kwargs.get(key) is not None:
-                    kwargs[key] = np.asarray(kwargs[key])
+                    v = np.asarray(kwargs[key])
+                    kwargs[key] = v[at] if at is not None and len(v) == len(data) else v
             case, alternative, chosen_col = "case", "alternative", "chosen"
             wide = dict(choice=lhs, varying=varying)
         else:
@@ -608,7 +614,10 @@ class ChoiceLogit(ExactLikelihoodModel):
         cov_type, cov_kwds
             As every likelihood family (``"nonrobust"``, ``"HC0"``,
             ``"HC1"``, ``"cluster"`` with ``cov_kwds={"groups": g}``; ``g``
-            per case or per row of the long data, constant within cases).
+            per case or per row of the long data, constant within cases;
+            for a model of :meth:`from_formula` also
+            the name of a column of its data, and for wide data values per
+            wide row, whose cases dropped by ``missing='drop'`` fall out).
         accelerate, switch_tol
             Only for ``"bohning"``.
         **kwargs
@@ -627,7 +636,7 @@ class ChoiceLogit(ExactLikelihoodModel):
                                      "of the data of from_formula")
                 g = frame[g].to_numpy()
             if not (isinstance(g, pd.Series) and len(g) == self._nrows):
-                g = self._per_case(g, "groups")
+                g = self._per_case(self._from_wide_rows(g), "groups")
             cov_kwds = dict(cov_kwds, groups=g)
         _optim.check_method(method, own=("bohning", "newton_trust", "newton_linesearch"))
         if str(method).lower() != "bohning":
@@ -663,6 +672,19 @@ class ChoiceLogit(ExactLikelihoodModel):
         return res
 
     _formula_frame_long = None
+
+    def _from_wide_rows(self, values):
+        """Values given per row of the wide data of :meth:`from_formula` (a
+        column of it, say) as values per case, through the case id: the rows
+        of cases dropped by ``missing='drop'`` fall out. Anything else as given."""
+        frame = self._formula_frame_long
+        spec = getattr(self, "_spec", None)
+        if spec is None or spec["wide"] is None or frame is None:
+            return values
+        v = np.asarray(values)
+        if v.ndim == 0 or len(v) != len(frame) or not frame.index.is_unique:
+            return values
+        return v[frame.index.get_indexer(self.row_labels)]
 
     # -- designs for new data -------------------------------------------------
     def _new_arrays(self, data):

@@ -419,6 +419,34 @@ def test_cluster_groups_per_row_or_per_case(sim_model, sim):
         sim_model.fit(cov_type="cluster", cov_kwds={"groups": bad})
 
 
+def test_wide_data_missing_drop_weights_and_groups_by_name():
+    # a case dropped by missing='drop': weights and groups named as columns of
+    # the wide data (or given per wide row) failed: "has 1182 entries; give one
+    # per case (1181)"
+    f = datasets.load("fishing").iloc[:300].copy()
+    alts = ["beach", "pier", "boat", "charter"]
+    varying = {"price": {a: "p" + a for a in alts}, "catch": {a: "c" + a for a in alts}}
+    f["w"] = 1 + np.arange(len(f)) % 3
+    f["region"] = np.arange(len(f)) % 15
+    f.loc[f.index[5], "income"] = np.nan
+    formula = "mode ~ price + catch | income"
+    m = ChoiceLogit.from_formula(formula, f, varying=varying, missing="drop", freq_weights="w")
+    assert m.n_dropped == 1 and m._nrows == len(f) - 1
+    clean = f.drop(index=f.index[5])
+    ref = ChoiceLogit.from_formula(formula, clean, varying=varying, freq_weights="w")
+    by_array = ChoiceLogit.from_formula(formula, f, varying=varying, missing="drop",
+                                        freq_weights=f["w"].to_numpy())
+    assert m.nobs == ref.nobs == by_array.nobs == clean["w"].sum()
+    kw = dict(cov_type="cluster", cov_kwds={"groups": "region"})
+    r, rr, ra = m.fit(**kw), ref.fit(**kw), by_array.fit(**kw)
+    for a in (r, ra):
+        np.testing.assert_allclose(a.params, rr.params, rtol=1e-9)
+        np.testing.assert_allclose(a.bse, rr.bse, rtol=1e-8)
+    assert r.n_groups == 15
+    per_wide_row = m.fit(cov_type="cluster", cov_kwds={"groups": f["region"].to_numpy()})
+    np.testing.assert_allclose(per_wide_row.bse, r.bse, rtol=1e-12)
+
+
 def test_prediction_needs_the_formula_and_known_alternatives(sim, sim_res):
     m = ChoiceLogit(sim["chosen"], sim[["x1", "x2"]], sim["case"], sim["alt"])
     with pytest.raises(ValueError, match="from_formula"):
