@@ -454,12 +454,16 @@ class ChoiceLogit(ExactLikelihoodModel):
                              "constant); drop the offending regressor")
 
     def _per_case(self, values, what: str) -> np.ndarray:
-        """Values given per case (length n) or per long row (constant within a case)."""
+        """Values given per case (length n) or per long row (constant within a
+        case); two columns (two-way cluster groups) column by column."""
         if isinstance(values, pd.Series) and len(values) == self._nrows:
             return values.to_numpy()
         v = np.asarray(values)
         if len(v) == self._nrows:
             return v
+        if v.ndim == 2:
+            return np.column_stack([self._per_case(v[:, j], f"{what} (column {j + 1})")
+                                    for j in range(v.shape[1])])
         keep = getattr(self, "_long_keep", None)
         if keep is not None and len(v) == len(keep) and len(v) != self.n_long:
             v = v[keep]  # given for the rows before missing='drop'
@@ -615,7 +619,8 @@ class ChoiceLogit(ExactLikelihoodModel):
             As every likelihood family (``"nonrobust"``, ``"HC0"``,
             ``"HC1"``, ``"cluster"`` with ``cov_kwds={"groups": g}``; ``g``
             per case or per row of the long data, constant within cases;
-            for a model of :meth:`from_formula` also
+            two columns: two-way clustering, Cameron, Gelbach and Miller's
+            ``V_1 + V_2 - V_12``; for a model of :meth:`from_formula` also
             the name of a column of its data, and for wide data values per
             wide row, whose cases dropped by ``missing='drop'`` fall out).
         accelerate, switch_tol

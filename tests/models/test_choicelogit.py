@@ -419,6 +419,48 @@ def test_cluster_groups_per_row_or_per_case(sim_model, sim):
         sim_model.fit(cov_type="cluster", cov_kwds={"groups": bad})
 
 
+def test_two_way_cluster_groups_per_row_or_per_case(sim_model, sim):
+    # two columns per long row failed with a bare numpy broadcast error; the
+    # covariance is Cameron-Gelbach-Miller's V_1 + V_2 - V_12
+    rng = np.random.default_rng(0)  # clusters for which V_1 + V_2 - V_12 is PSD
+    c1, c2 = rng.integers(0, 60, sim_model._nrows), rng.integers(0, 50, sim_model._nrows)
+    at_row = pd.Index(sim_model.row_labels).get_indexer(sim["case"])
+    per_row = np.c_[c1[at_row], c2[at_row]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # positive definite here: no eigenvalue fix
+        two = sim_model.fit(cov_type="cluster", cov_kwds={"groups": per_row,
+                                                          "correction": "none"})
+    G1, G2 = len(np.unique(c1)), len(np.unique(c2))
+    assert two.n_groups == (G1, G2) and "two-way" in str(two.summary())
+    p = np.asarray(two.params)
+    A_inv = np.linalg.inv(-sim_model.hessian(p))
+    S = sim_model.score_obs(p)
+
+    def V(codes):
+        codes = pd.factorize(codes)[0]
+        G = np.zeros((codes.max() + 1, S.shape[1]))
+        np.add.at(G, codes, S)
+        return A_inv @ G.T @ G @ A_inv
+
+    c12 = pd.Series(list(zip(c1, c2)))
+    np.testing.assert_allclose(two.cov_params(), V(c1) + V(c2) - V(c12), rtol=1e-10,
+                               atol=1e-14)
+    per_case = sim_model.fit(cov_type="cluster", cov_kwds={"groups": np.c_[c1, c2],
+                                                           "correction": "none"})
+    np.testing.assert_allclose(per_case.bse, two.bse, rtol=1e-12)
+    # the default small-sample factors, each dimension its own
+    dflt = sim_model.fit(cov_type="cluster", cov_kwds={"groups": per_row})
+    n, k = sim_model.nobs, len(p)
+    f = [G / (G - 1) * (n - 1) / (n - k) for G in (G1, G2, c12.nunique())]
+    np.testing.assert_allclose(dflt.cov_params(),
+                               f[0] * V(c1) + f[1] * V(c2) - f[2] * V(c12), rtol=1e-10,
+                               atol=1e-14)
+    bad = per_row.copy()
+    bad[0, 1] += 1                                 # not constant within its case
+    with pytest.raises(ValueError, match=r"groups \(column 2\) given per row must be constant"):
+        sim_model.fit(cov_type="cluster", cov_kwds={"groups": bad})
+
+
 def test_wide_data_missing_drop_weights_and_groups_by_name():
     # a case dropped by missing='drop': weights and groups named as columns of
     # the wide data (or given per wide row) failed: "has 1182 entries; give one
