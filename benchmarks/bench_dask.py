@@ -123,6 +123,7 @@ def run(family, args, client):
     model = cls.from_formula(formula, ddf, **kw)
     t_build = time.perf_counter() - t0
     passes_build = model._backend.passes
+    logged_build = len(model._backend.pass_log)
     t0 = time.perf_counter()
     res = model.fit()
     t_fit = time.perf_counter() - t0
@@ -139,11 +140,12 @@ def run(family, args, client):
           f"{t_fit / passes:.1f} s per pass = {t_fit / passes / t_read:.2f} x the read time "
           f"(mean of the reads before and after)")
     by_kind = {}
-    for name, sec in model._backend.pass_log[passes_build:]:
+    for name, sec in model._backend.pass_log[logged_build:]:
         by_kind.setdefault(name, []).append(sec)
     for name, secs in by_kind.items():
         print(f"    {len(secs):3d} passes of {name}: median {np.median(secs):.1f} s = "
-              f"{np.median(secs) / t_read:.2f} x the read time")
+              f"{np.median(secs) / t_read:.2f} x the read time (min {min(secs):.1f} s, "
+              f"max {max(secs):.1f} s)")
     rv = res.mle_retvals
     if "fcalls" in rv:  # Böhning: what the passes computed
         print(f"  passes: {rv['fcalls']} log-likelihood/score, {rv['hcalls']} full Hessians, "
