@@ -708,7 +708,15 @@ def _score_frame(frame, part: Partition, rows_fn, args, group_cols, k):
             raise ValueError(f"partition {part.number}: the cluster column {col!r} is "
                              f"missing for {int(pd.isna(g).sum())} estimation rows")
         out.insert(j, gnames[j], g)
-    return out
+    return group_totals(out, gnames)
+
+
+def group_totals(frame, gnames):
+    """The score columns of ``frame`` summed within the partition by the
+    cluster ids (by both, for two-way clustering: their totals still add up to
+    each dimension's), so that the shuffle carries one row per cluster and
+    partition."""
+    return frame.groupby(gnames, sort=False, observed=True).sum().reset_index()
 
 
 def _outer_of_totals(df, k):
@@ -716,7 +724,7 @@ def _outer_of_totals(df, k):
     return S.T @ S, np.array(len(S))
 
 
-def cluster_meat(backend: DaskBackend, rows_fn, args, group_col, k: int):
+def cluster_meat(backend: DaskBackend, rows_fn, args, group_col, k: int, score_frame=None):
     """``(sum_g G_g G_g', G)`` with ``G_g`` the total of the score
     contributions ``rows_fn(partition, *args)`` over cluster ``g``. The
     clusters span partitions: the per-row contributions (computed partition by
@@ -729,6 +737,11 @@ def cluster_meat(backend: DaskBackend, rows_fn, args, group_col, k: int):
     dimension and their intersections) and the result is ``([(M1, G1), (M2,
     G2), (M12, G12)], (G1, G2))``, what
     :func:`econderiv.models._inference.covariance` takes as ``cluster_meat``.
+
+    ``score_frame(frame, part, rows_fn, args, group_cols, k)`` builds a
+    partition's frame of cluster ids ``g0`` (``g1``) and score totals
+    ``s0..`` (default :func:`_score_frame`: one score row per input row; the
+    conditional logit's has one per case).
     """
     import dask
     import dask.dataframe as dd
@@ -749,7 +762,8 @@ def cluster_meat(backend: DaskBackend, rows_fn, args, group_col, k: int):
                             for g, c in zip(gnames, cols)},
                          **{f"s{i}": pd.Series([], dtype=float) for i in range(k)}})
     frames = backend.ddf[cols].to_delayed()
-    pieces = [delayed(_score_frame, pure=False)(f, p, rows_fn, args, cols, k)
+    score_frame = _score_frame if score_frame is None else score_frame
+    pieces = [delayed(score_frame, pure=False)(f, p, rows_fn, args, cols, k)
               for f, p in zip(frames, backend.parts)]
     scores = dd.from_delayed(pieces, meta=meta, verify_meta=False)
     keys = [["g0"]] if len(cols) == 1 else [["g0"], ["g1"], ["g0", "g1"]]
@@ -1047,17 +1061,27 @@ class _DaskLikelihood:
             self._set_robust(res, cov_type, cov_kwds)
         return res
 
+    def _dask_meat(self, params):
+        """``sum_i c_i s_i s_i'`` summed on the partitions (the meat's weights
+        as :func:`_meat_sums`)."""
+        (meat,) = self._backend.map_sum(_meat_sums, type(self)._kernel, params,
+                                        self.weight_type)
+        return meat
+
+    def _dask_cluster_meat(self, params, groups):
+        """:func:`cluster_meat` of the per-row scores (one or two columns)."""
+        return cluster_meat(self._backend, kernel_score_rows, (type(self)._kernel, params),
+                            groups, len(params))
+
     def _set_robust(self, res, cov_type, cov_kwds):
         r = res._results
         params = np.asarray(r.params, float)
         k = len(params)
-        kernel = type(self)._kernel
         n_groups = None
         if cov_type == "cluster":
-            meat, n_groups = cluster_meat(self._backend, kernel_score_rows, (kernel, params),
-                                          cov_kwds["groups"], k)
+            meat, n_groups = self._dask_cluster_meat(params, cov_kwds["groups"])
         else:
-            (meat,) = self._backend.map_sum(_meat_sums, kernel, params, self.weight_type)
+            meat = self._dask_meat(params)
         cov, desc = robust_covariance(self.hessian(params), meat, cov_type, cov_kwds,
                                       float(self.nobs), k, n_groups, describe=True)
         if cov is None:

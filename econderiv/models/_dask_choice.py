@@ -62,14 +62,14 @@ from econderiv.models._dask import (
     _learning_frame,
     _name_partitions_lacking_columns,
     _OnWorkers,
-    _outer_of_totals,
     _require_dask,
     _results_class_of,
     _weights_setup,
-    dask_class,
-    is_dask,
-    robust_covariance,
     WeightsOnWorkers,
+    cluster_meat,
+    dask_class,
+    group_totals,
+    is_dask,
     shuffle_method,
     tree_sum,
 )
@@ -519,54 +519,30 @@ def _choice_meat(part: ChoicePartition, params, weight_kind):
     return (out,)
 
 
-def _choice_score_frame(frame, part: ChoicePartition, params, group_col, k):
-    """The partition's score totals by cluster (a cluster id per case)."""
+def _choice_score_rows(part: ChoicePartition, params):
+    """Per-case score contributions ``w_i s_i`` of a partition."""
+    return np.vstack([choicelogit_loglike_derivs(params, *data, 1, None, True)[1]
+                      * (1.0 if w is None else w[:, None]) for data, w in part.blocks()])
+
+
+def _choice_score_frame(frame, part: ChoicePartition, rows_fn, args, group_cols, k):
+    """The partition's score totals by cluster (a cluster id per case; for
+    :func:`econderiv.models._dask.cluster_meat`)."""
     cols = [f"s{i}" for i in range(k)]
-    dtype = frame[group_col].dtype
+    gnames = [f"g{j}" for j in range(len(group_cols))]
     if part.n == 0:
-        return pd.DataFrame({"g": pd.Series([], dtype=dtype),
+        return pd.DataFrame({**{g: pd.Series([], dtype=frame[c].dtype)
+                                for g, c in zip(gnames, group_cols)},
                              **{c: pd.Series([], dtype=float) for c in cols}})
-    raw = frame[group_col].to_numpy()
-    missing = pd.isna(raw[part.src_rows])
-    if missing.any():
-        raise ValueError(f"partition {part.number}: the cluster column {group_col!r} is "
-                         f"missing in {int(missing.sum())} estimation rows")
-    g = part.per_case(raw, f"the cluster column {group_col!r}")
-    S = np.vstack([choicelogit_loglike_derivs(params, *data, 1, None, True)[1]
-                   * (1.0 if w is None else w[:, None]) for data, w in part.blocks()])
-    out = pd.DataFrame(S, columns=cols)
-    out.insert(0, "g", g)
-    return out.groupby("g", sort=False, observed=True).sum().reset_index()
-
-
-def choice_cluster_meat(backend: ChoiceBackend, params, group_col, k):
-    """``(sum_g G_g G_g', G)``: as :func:`econderiv.models._dask.cluster_meat`,
-    the cases' scores summed by cluster (a groupby with ``split_out =
-    npartitions``: a shuffle of at most ``G x k`` totals per partition)."""
-    import dask.dataframe as dd
-    from dask import delayed
-
-    if not isinstance(group_col, str):
-        raise ValueError("with dask input cov_kwds['groups'] names a column of the dask "
-                         "DataFrame (one-way clustering)")
-    if group_col not in backend.ddf.columns:
-        raise ValueError(f"cov_kwds['groups'] names the column {group_col!r}, which the dask "
-                         f"DataFrame does not have (its columns: {list(backend.ddf.columns)})")
-    meta = pd.DataFrame({"g": pd.Series([], dtype=backend.ddf[group_col].dtype),
-                         **{f"s{i}": pd.Series([], dtype=float) for i in range(k)}})
-    frames = backend.ddf[[group_col]].to_delayed()
-    pieces = [delayed(_choice_score_frame, pure=False)(f, p, params, group_col, k)
-              for f, p in zip(frames, backend.parts)]
-    scores = dd.from_delayed(pieces, meta=meta, verify_meta=False)
-    totals = scores.groupby("g").sum(split_out=max(1, backend.npartitions),
-                                     shuffle_method=shuffle_method())
-    leaves = [delayed(_outer_of_totals, pure=False)(piece, k) for piece in totals.to_delayed()]
-    meat, n_groups = tree_sum(leaves).compute()
-    backend.passes += 1
-    if int(n_groups) < 2:
-        raise ValueError(f"cov_type='cluster' needs at least two clusters; {group_col!r} has "
-                         f"{int(n_groups)}")
-    return meat, int(n_groups)
+    out = pd.DataFrame(rows_fn(part, *args), columns=cols)
+    for j, col in enumerate(group_cols):
+        raw = frame[col].to_numpy()
+        missing = pd.isna(raw[part.src_rows])
+        if missing.any():
+            raise ValueError(f"partition {part.number}: the cluster column {col!r} is "
+                             f"missing in {int(missing.sum())} estimation rows")
+        out.insert(j, gnames[j], part.per_case(raw, f"the cluster column {col!r}"))
+    return group_totals(out, gnames)
 
 
 def _choice_stats(part: ChoicePartition, n_alt: int):
@@ -689,29 +665,13 @@ class _DaskChoiceLogit(_DaskLikelihood):
             r.mle_retvals = dict(r.mle_retvals, passes=self._backend.passes)
         return res
 
-    def _set_robust(self, res, cov_type, cov_kwds):
-        from econderiv.models import _inference
+    def _dask_meat(self, params):
+        (meat,) = self._backend.map_sum(_choice_meat, params, self.weight_type)
+        return meat
 
-        r = res._results
-        params = np.asarray(r.params, float)
-        k = len(params)
-        n_groups = None
-        if cov_type == "cluster":
-            meat, n_groups = choice_cluster_meat(self._backend, params, cov_kwds["groups"], k)
-        else:
-            (meat,) = self._backend.map_sum(_choice_meat, params, self.weight_type)
-        cov = robust_covariance(self.hessian(params), meat, cov_type, cov_kwds,
-                                float(self.nobs), k, n_groups)
-        if cov is None:
-            cov = np.full((k, k), np.nan)
-        r.normalized_cov_params = cov
-        r.cov_params_default = cov
-        r.cov_type = cov_type
-        desc = getattr(_inference, "_DESCRIPTIONS", {}).get(cov_type, cov_type)
-        r.cov_kwds = dict(cov_kwds, description=desc)
-        if n_groups is not None:
-            r.n_groups = n_groups
-        r._cache = {}
+    def _dask_cluster_meat(self, params, groups):
+        return cluster_meat(self._backend, _choice_score_rows, (params,), groups, len(params),
+                            score_frame=_choice_score_frame)
 
     # -- predictions -------------------------------------------------------------
     def _prediction_parts(self, data):

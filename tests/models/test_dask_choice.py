@@ -54,7 +54,7 @@ def long_frame(n_cases=300, seed=0):
                        "chosen": (choice[i] == j).astype(float),
                        "w": (1 + case_id % 3)[i].astype(float),
                        "pw": (0.5 + (7 * case_id % 11) / 10)[i],
-                       "g": (case_id % 13)[i]})
+                       "g": (case_id % 13)[i], "h": (case_id // 13 % 7)[i]})
     return df.sample(frac=1.0, random_state=seed).reset_index(drop=True)
 
 
@@ -185,6 +185,20 @@ def test_robust_covariances_equal_in_memory(cov_type, long_df):
                                              r"be constant within a case; it varies within "
                                              r"case \d+"):
             dist.model.fit(cov_type="cluster", cov_kwds={"groups": "time"})
+
+
+def test_two_way_cluster_equals_in_memory(long_df):
+    # the core's three groupbys (g, h, g x h) over the cases' score totals; with
+    # 7 clusters in h both get CGM's eigenvalue fix (and say so)
+    with pytest.warns(RuntimeWarning, match="not positive semi-definite"):
+        mem = ChoiceLogit.from_formula(FORMULA, long_df, case="case", alternative="alt").fit(
+            cov_type="cluster", cov_kwds={"groups": long_df[["g", "h"]].to_numpy()})
+    with pytest.warns(RuntimeWarning, match="not positive semi-definite"):
+        dist = ChoiceLogit.from_formula(FORMULA, by_case(long_df, 7), case="case",
+                                        alternative="alt", persist=True).fit(
+            cov_type="cluster", cov_kwds={"groups": ["g", "h"]})
+    check_equal(dist, mem)
+    assert tuple(dist.n_groups) == tuple(mem.n_groups) == (13, 7)
 
 
 @pytest.mark.parametrize("key, col", [("freq_weights", "w"), ("prob_weights", "pw"),
