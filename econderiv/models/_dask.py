@@ -27,17 +27,29 @@ that the same model classes fit data that do not fit in one process:
   the in-memory model are :class:`_OnWorkers` placeholders that refuse to be
   read on the driver, with an error that says so.
 
+Families: Heckman, HeckProbit and BivariateProbit are adapted here; the
+multinomial logit (:mod:`econderiv.models._dask_mnlogit`), the switching and
+treatment models (:mod:`econderiv.models._dask_treatment`) and the conditional
+logit (:mod:`econderiv.models._dask_choice`) in their own modules, found
+through :data:`FAMILY_BUILDERS`. Dask arrays given to a constructor
+(``MNLogit(y, X)``) become a dask DataFrame with statsmodels' array names
+(:func:`from_arrays`).
+
 Weights: a weight column (``freq_weights="w"``) is carried by every
 partition and passed to the kernels (weighted sums, unweighted per-row
 outputs), as in memory.
 
 Covariances: ``nonrobust`` (the Hessian), ``opg``, ``HC0``/``HC1`` (one pass
-summing ``s_i s_i'`` on the workers) and one-way ``cluster``: the clusters'
-score totals span partitions, so each partition's per-row scores are summed
-by cluster with a dask groupby (hash-partitioned over ``npartitions`` output
-partitions), and each output partition returns ``sum_g G_g G_g'``. Its cost is
-one pass over the data plus a shuffle of ``G x k`` cluster totals (``G`` the
-clusters), held in worker memory in pieces of about ``G / npartitions`` rows.
+summing ``s_i s_i'`` on the workers) and ``cluster``, one- or two-way: the
+clusters' score totals span partitions, so each partition sums its per-row
+scores by cluster and a dask groupby (hash-partitioned over ``npartitions``
+output partitions) adds the partitions' totals; each output partition returns
+``sum_g G_g G_g'``. Its cost is one pass over the data plus a shuffle of at
+most ``G x k`` totals per partition (``G`` the clusters), held in worker memory
+in pieces of about ``G / npartitions`` rows; two-way clustering feeds three
+groupbys (each dimension and their intersections) from the same pass. The
+two-step estimators' robust covariances sum their stacked moments and
+Jacobian the same way (:func:`twostep_robust_cov`).
 
 Passes: with ``persist=False`` (the default) every evaluation re-reads the
 source (parquet files), which is what data larger than the cluster's memory
