@@ -6,7 +6,9 @@ size, fits the model from ``dd.read_parquet`` (partitions re-read from disk
 on every pass: ``persist=False``) and reports
 
 * wall time of the fit, passes over the data, time per pass;
-* the time to read the data once (a pass summing every column, no model);
+* the time to read the data once (a pass summing every column, no model),
+  before and after the fit (the load of a shared machine moves it), and the
+  passes' times by kind (score-only, Hessian) against it;
 * each worker's peak resident memory (``VmHWM`` of the worker process);
 * with ``--in-memory`` (n small enough), the in-memory fit of the same model,
   its wall time and the largest relative difference in params and SEs.
@@ -19,6 +21,14 @@ Usage::
 Sizes: MNLogit p = 20 (intercept + 19 regressors), J = 10 categories;
 Heckman: 10 outcome and 10 selection regressors (one excluded from the
 outcome). Rows per file: ``--rows-per-file`` (default 10^6).
+
+Measured (2026-11-29, 2-core machine shared with other jobs, 2 workers with
+a 3 GB limit each), n = 10^8, MNLogit (14.8 GiB of parquet): converged with
+finite standard errors in 24 passes (22 log-likelihood/score, one subsample
+and one full Hessian), 1303 s; 54.3 s per pass = 2.2 x the read time (32.3 s
+before the fit, 17.1 s after), score passes 49.1 s (median); workers' peak
+memory 1.55 and 1.43 GiB. An earlier run under heavier load: 25 passes,
+3220 s, 3.8 x its reads (50.9 s, 17.6 s).
 """
 
 from __future__ import annotations
