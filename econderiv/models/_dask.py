@@ -219,6 +219,25 @@ def _design(info, frame):
     return np.asarray(mat, dtype=float)
 
 
+def declared_categories(frame: pd.DataFrame, categories: dict, number: int) -> pd.DataFrame:
+    """``frame`` with its categorical columns set to their declared levels
+    (``categories``: column -> levels); a value outside them is an error
+    naming the partition and the column. Modifies ``frame``."""
+    for col, levels in categories.items():
+        if col not in frame.columns:
+            continue
+        raw = frame[col]
+        bad = (raw.notna() & ~raw.isin(levels)).to_numpy()
+        if bad.any():
+            raise ValueError(
+                f"partition {number}: column {col!r} holds {int(bad.sum())} value(s) outside "
+                f"its declared categories ({_column_examples(raw[bad])}); declare every "
+                f"category up front (e.g. ddf[{col!r}] = ddf[{col!r}].cat.set_categories([...])"
+                ") so that every partition builds the same design")
+        frame[col] = pd.Categorical(np.asarray(raw, dtype=object), categories=levels)
+    return frame
+
+
 def build_partition(frame: pd.DataFrame, spec: PartitionSpec, number: int) -> Partition:
     """Arrays of one partition (runs on a worker).
 
@@ -232,19 +251,7 @@ def build_partition(frame: pd.DataFrame, spec: PartitionSpec, number: int) -> Pa
                          "formulas")
     n_input = len(frame)
     if spec.categories:
-        frame = frame[spec.columns].copy()
-    for col, levels in spec.categories.items():
-        if col not in frame.columns:
-            continue
-        raw = frame[col]
-        bad = (raw.notna() & ~raw.isin(levels)).to_numpy()
-        if bad.any():
-            raise ValueError(
-                f"partition {number}: column {col!r} holds {int(bad.sum())} value(s) outside "
-                f"its declared categories ({_column_examples(raw[bad])}); declare every "
-                f"category up front (e.g. ddf[{col!r}] = ddf[{col!r}].cat.set_categories([...])"
-                ") so that every partition builds the same design")
-        frame[col] = pd.Categorical(np.asarray(raw, dtype=object), categories=levels)
+        frame = declared_categories(frame[spec.columns].copy(), spec.categories, number)
     ys, Xs, bad_rows, reasons = [], [], np.zeros(n_input, dtype=bool), []
     infos = spec.infos()
     for j, eq in enumerate(spec.equations):

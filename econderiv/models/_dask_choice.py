@@ -68,6 +68,7 @@ from econderiv.models._dask import (
     WeightsOnWorkers,
     cluster_meat,
     dask_class,
+    declared_categories,
     group_totals,
     is_dask,
     shuffle_method,
@@ -206,19 +207,7 @@ def _empty_partition(spec: ChoiceSpec, number: int, n_input: int) -> ChoiceParti
 def _declared(frame, spec: ChoiceSpec, number: int):
     """Categorical columns with their declared levels (values outside them: an
     error naming the partition and the column)."""
-    for col, levels in spec.categories.items():
-        if col not in frame.columns:
-            continue
-        raw = frame[col]
-        bad = (raw.notna() & ~raw.isin(levels)).to_numpy()
-        if bad.any():
-            raise ValueError(
-                f"partition {number}: column {col!r} holds {int(bad.sum())} value(s) outside "
-                f"its declared categories ({_column_examples(raw[bad])}); declare every "
-                f"category up front (e.g. ddf[{col!r}] = ddf[{col!r}].cat.set_categories([...])"
-                ") so that every partition builds the same design")
-        frame[col] = pd.Categorical(np.asarray(raw, dtype=object), categories=levels)
-    return frame
+    return declared_categories(frame, spec.categories, number)
 
 
 def _alternatives(values, alternatives):
