@@ -196,25 +196,7 @@ def switching_twostep(backend: DaskBackend, n_probit: float, kx: tuple, xtx: tup
         m = float(cnt)
         resid_sd.append(float(np.sqrt(max(float(sum_e2) / m - (float(sum_e) / m) ** 2, 0.0))))
     r0, r1 = regimes
-    kz, k0, k1 = len(gamma), kx[0], kx[1]
-    # the assembly of K.switching_twostep (module notes there)
-    G = [r.coef[-1] * r.bread @ r.XDZ for r in (r0, r1)]
-    V = [r.bread @ (r.middle + r.rho ** 2 * r.sigma ** 2 * r.XDZ @ Vg @ r.XDZ.T) @ r.bread
-         for r in (r0, r1)]
-    pos = K._twostep_positions(kz, k0, k1)
-    k = kz + k0 + k1 + 2
-    cov = np.zeros((k, k))
-    cov[:kz, :kz] = Vg
-    for r in (0, 1):
-        cov[np.ix_(pos[r], pos[r])] = 0.5 * (V[r] + V[r].T)
-        cross = G[r] @ Vg
-        cov[np.ix_(pos[r], np.arange(kz))] = cross
-        cov[np.ix_(np.arange(kz), pos[r])] = cross.T
-    c01 = G[0] @ Vg @ G[1].T
-    cov[np.ix_(pos[0], pos[1])] = c01
-    cov[np.ix_(pos[1], pos[0])] = c01.T
-    params = np.concatenate([gamma, r0.coef[:-1], r1.coef[:-1], [r0.coef[-1], r1.coef[-1]]])
-    return K.SwitchingTwoStep(params, cov, probit_llf, probit_conv, (r0, r1)), resid_sd
+    return K.assemble_twostep(gamma, Vg, probit_llf, probit_conv, r0, r1), resid_sd
 
 
 def _switching_moments(part: Partition, params):

@@ -369,9 +369,19 @@ def switching_twostep(y0, X0, y1, X1, s, Z, probit=None, weights=None) -> Switch
     lam0, lam1 = -mills_ratio(-w0), mills_ratio(w1)
     r0 = _regime_twostep(np.asarray(y0, float), np.asarray(X0, float), Z0, w0, lam0, wt[~sel])
     r1 = _regime_twostep(np.asarray(y1, float), np.asarray(X1, float), Z1, w1, lam1, wt[sel])
-    kz, k0, k1 = Z.shape[1], X0.shape[1], X1.shape[1]
-    # the probit's estimation error moves each regime's inverse Mills ratio:
-    # b_r - beta_r ~ bread_r X_r*'W[v_r + L_r D_r Z_r (g_hat - g)]
+    return assemble_twostep(gamma, Vg, probit_llf, probit_conv, r0, r1)
+
+
+def assemble_twostep(gamma, Vg, probit_llf, probit_conv, r0, r1) -> "SwitchingTwoStep":
+    """Lee's two-step parameters and corrected covariance from the probit
+    (``gamma``, ``Vg``) and the two regimes' least-squares pieces.
+
+    The probit's estimation error moves each regime's inverse Mills ratio:
+    ``b_r - beta_r ~ bread_r X_r*'W[v_r + L_r D_r Z_r (g_hat - g)]``, so
+    ``d b_r / d gamma = L_r bread_r X_r*'D_r Z_r`` enters each regime's block,
+    the cross-covariance with the probit and that between the regimes.
+    """
+    kz, k0, k1 = len(gamma), len(r0.coef) - 1, len(r1.coef) - 1
     G = [r.coef[-1] * r.bread @ r.XDZ for r in (r0, r1)]  # d b_r / d gamma
     V = [r.bread @ (r.middle + r.rho ** 2 * r.sigma ** 2 * r.XDZ @ Vg @ r.XDZ.T) @ r.bread
          for r in (r0, r1)]
