@@ -351,7 +351,12 @@ class DaskBackend:
     on the workers). ``persist=True`` keeps them in worker memory (the fastest
     when they fit); otherwise every pass re-reads the source (parquet files),
     which is what data larger than the cluster's memory need.
+    Subclasses whose partitions are other objects set :attr:`build` (a
+    function ``(frame, spec, number) -> partition``).
     """
+
+    #: builds a partition's arrays from its frame on a worker
+    build = staticmethod(build_partition)
 
     def __init__(self, ddf, spec: PartitionSpec, persist: bool = False):
         import dask
@@ -361,7 +366,7 @@ class DaskBackend:
         self.spec = spec
         # only the columns the formulas use are read (parquet column projection)
         self.frames = ddf[list(spec.columns)].to_delayed() if spec.columns else ddf.to_delayed()
-        parts = [delayed(build_partition, pure=True)(f, spec, i)
+        parts = [delayed(type(self).build, pure=True)(f, spec, i)
                  for i, f in enumerate(self.frames)]
         if persist:
             parts = list(dask.persist(*parts))
@@ -1129,7 +1134,7 @@ class _DaskLikelihood:
         if data is None:
             parts = backend.parts
         else:
-            parts = [delayed(build_partition, pure=True)(f, backend.spec, i)
+            parts = [delayed(type(backend).build, pure=True)(f, backend.spec, i)
                      for i, f in enumerate(data.to_delayed())]
         pieces = [delayed(fn, pure=False)(p, params, which, self._prediction_context())
                   for p in parts]

@@ -365,22 +365,7 @@ class ChoiceBackend(DaskBackend):
     """:class:`~econderiv.models._dask.DaskBackend` whose partitions are case
     arrays (:func:`build_choice_partition`)."""
 
-    def __init__(self, ddf, spec: ChoiceSpec, persist: bool = False):
-        import dask
-        from dask import delayed
-
-        self.ddf = ddf
-        self.spec = spec
-        self.frames = ddf[list(spec.columns)].to_delayed()
-        parts = [delayed(build_choice_partition, pure=True)(f, spec, i)
-                 for i, f in enumerate(self.frames)]
-        if persist:
-            parts = list(dask.persist(*parts))
-        self.parts = parts
-        self.persist = persist
-        self.npartitions = len(parts)
-        self.passes = 0
-        self.pass_log = []
+    build = staticmethod(build_choice_partition)
 
 
 def _case_extent(frame, spec: ChoiceSpec, number: int):
